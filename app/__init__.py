@@ -1,0 +1,1 @@
+"""The example application built on pgbe: the database guide's domain."""

@@ -1,0 +1,1 @@
+"""Settings and database wiring of the application."""

@@ -1,0 +1,29 @@
+"""The application's database: engines, sessions and the `get_db` dependency."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from app.config.settings import get_settings
+from pgbe.database import Database
+
+database = Database(get_settings())
+
+engine = database.engine
+SessionLocal = database.SessionLocal
+async_engine = database.async_engine
+AsyncSessionLocal = database.AsyncSessionLocal
+
+
+def get_db() -> Iterator[Session]:
+    """Yield a session for one request; rolled back on error and always closed."""
+    yield from database.session()
+
+
+async def get_async_db() -> AsyncIterator[AsyncSession]:
+    """Yield an async session for one request; rolled back on error and always closed."""
+    async for session in database.async_session():
+        yield session

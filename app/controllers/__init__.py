@@ -1,0 +1,1 @@
+"""Controllers: CRUD over each model, one singleton per model."""

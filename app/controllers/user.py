@@ -1,0 +1,49 @@
+"""User controller: hashes passwords and keeps `full_name` in step with the name fields."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.controllers.base_controller import BaseController
+from app.models.user import User
+from app.schemas.user import UserCreate, UserUpdate
+from pgbe.auth.passwords import hash_password
+
+
+class UserController(BaseController[User, UserCreate, UserUpdate]):
+    """Controller for user operations."""
+
+    def __init__(self) -> None:
+        """Initialize with User model."""
+        super().__init__(User)
+
+    def get_by_email(self, db: Session, email: str) -> User | None:
+        """Return the user with this email (case-insensitive), or None."""
+        return db.scalar(select(User).where(func.lower(User.email) == email.lower()))
+
+    def create(self, db: Session, *, obj_in: UserCreate | Mapping[str, Any]) -> User:
+        """Create a user, storing a hash of the password and never the password."""
+        data = obj_in.model_dump() if isinstance(obj_in, UserCreate) else dict(obj_in)
+        password = data.pop("password", None)
+        if password is not None:
+            data["hashed_password"] = hash_password(password)
+        data["full_name"] = f"{data['first_name']} {data['last_name']}"
+        return super().create(db, obj_in=data)
+
+    def update(self, db: Session, *, db_obj: User, obj_in: UserUpdate | Mapping[str, Any]) -> User:
+        """Update a user; a new password is hashed and the full name follows the name fields."""
+        data = obj_in.model_dump(exclude_unset=True) if isinstance(obj_in, UserUpdate) else dict(obj_in)
+        if (password := data.pop("password", None)) is not None:
+            data["hashed_password"] = hash_password(password)
+        if "first_name" in data or "last_name" in data:
+            first = data.get("first_name", db_obj.first_name)
+            last = data.get("last_name", db_obj.last_name)
+            data["full_name"] = f"{first} {last}"
+        return super().update(db, db_obj=db_obj, obj_in=data)
+
+
+user_controller = UserController()

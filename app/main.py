@@ -1,0 +1,66 @@
+"""The application: routers, error handlers, health checks and lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api import router as api_router
+from app.config.database import database
+from app.config.settings import get_settings
+from app.models import BaseModel
+from pgbe.database import describe
+from pgbe.http.health import health_router
+from pgbe.http.orm_json import register_orm_encoder
+from pgbe.http.problems import install_problem_handlers
+from pgbe.migrations import head_revisions
+
+logger = logging.getLogger("app")
+
+
+async def _database_ready() -> str | None:
+    async with database.acquire() as conn:
+        await conn.fetchval("SELECT 1")
+    return None
+
+
+async def _schema_ready() -> str | None:
+    async with database.acquire() as conn:
+        exists = await conn.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
+        current = (
+            {r[0] for r in await conn.fetch("SELECT version_num FROM alembic_version")} if exists else set()
+        )
+    heads = head_revisions()
+    if current != heads:
+        return f"schema at {sorted(current) or 'none'}, code expects {sorted(heads)}"
+    return None
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    """Open nothing eagerly; close every pool on shutdown."""
+    logger.info("database: %s", describe(database.url))
+    yield
+    await database.close()
+
+
+def create_app() -> FastAPI:
+    """Build the FastAPI application."""
+    settings = get_settings()
+    app = FastAPI(
+        title=settings.project_name,
+        version="0.1.0",
+        lifespan=lifespan,
+        debug=False,
+    )
+    install_problem_handlers(app)
+    register_orm_encoder(BaseModel)
+    app.include_router(health_router({"database": _database_ready, "schema": _schema_ready}))
+    app.include_router(api_router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,10 @@
+"""Every model of the application, imported so the metadata knows them all."""
+
+from app.models.base import BaseModel
+from app.models.category import Category
+from app.models.product import Product
+from app.models.profile import Profile
+from app.models.tag import Tag, product_tag
+from app.models.user import User
+
+__all__ = ["BaseModel", "Category", "Product", "Profile", "Tag", "User", "product_tag"]

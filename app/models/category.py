@@ -1,0 +1,23 @@
+"""Product categories."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import BaseModel
+from pgbe.models import VersionedMixin
+
+if TYPE_CHECKING:
+    from app.models.product import Product
+
+
+class Category(VersionedMixin, BaseModel):
+    """A category groups products (one-to-many)."""
+
+    name: Mapped[str] = mapped_column(String(100), nullable=False, unique=True)
+    description: Mapped[str | None] = mapped_column(String(500))
+
+    products: Mapped[list[Product]] = relationship(back_populates="category")

@@ -1,0 +1,1 @@
+"""Request and response schemas: <Entity>Create, <Entity>Update, <Entity>Read."""

@@ -1,0 +1,52 @@
+"""User schemas: the password hash never leaves the server."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import EmailStr, Field
+
+from pgbe.schemas import Chars, CreateSchema, ReadSchema, UpdateSchema
+
+Role = Literal["admin", "staff", "user"]
+Password = Annotated[str, Chars(128, min=10)]
+
+
+class UserCreate(CreateSchema):
+    """Fields to register a user; the role is set by admins only."""
+
+    email: Annotated[EmailStr, Chars(320)]
+    first_name: Annotated[str, Chars(100, min=1)]
+    last_name: Annotated[str, Chars(100, min=1)]
+    password: Password
+
+
+class UserUpdate(UpdateSchema):
+    """Fields a user may change on their own account."""
+
+    first_name: Annotated[str, Chars(100, min=1)] | None = None
+    last_name: Annotated[str, Chars(100, min=1)] | None = None
+    email: Annotated[EmailStr, Chars(320)] | None = None
+
+
+class UserAdminUpdate(UserUpdate):
+    """Fields an admin may change on any account."""
+
+    role: Role | None = None
+    is_active: bool | None = None
+
+
+class UserRead(ReadSchema):
+    """A user as the API returns it (never the password hash)."""
+
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+    full_name: str | None
+    role: Role
+    is_active: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime = Field(description="Last change")

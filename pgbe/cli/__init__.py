@@ -1,0 +1,1 @@
+"""The `pgbe` command line."""

@@ -1,0 +1,164 @@
+"""`pgbe db ...`: the embedded database and Alembic's commands."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from alembic import command
+from alembic.util import CommandError
+
+from pgbe import embedded
+from pgbe.cli.output import fail
+from pgbe.database import describe, libpq_dsn, resolve_url
+from pgbe.migrations import alembic_config
+from pgbe.project import Project
+
+app = typer.Typer(help="The database: embedded server and migrations.", no_args_is_help=True)
+
+
+def _data_dir(project: Project) -> Path:
+    return project.root / project.settings().embedded_data_dir
+
+
+@app.command()
+def start() -> None:
+    """Start the embedded PostgreSQL (data in .pgbe/data). Example: pgbe db start"""
+    project = Project.find()
+    url = embedded.start(_data_dir(project))
+    typer.echo(f"embedded PostgreSQL running: {describe(url)}")
+
+
+@app.command()
+def stop() -> None:
+    """Stop the embedded PostgreSQL. Example: pgbe db stop"""
+    project = Project.find()
+    if embedded.stop(_data_dir(project)):
+        typer.echo("embedded PostgreSQL stopped")
+    else:
+        typer.echo("embedded PostgreSQL was not running")
+
+
+@app.command()
+def status() -> None:
+    """Say which database the project uses and whether the embedded one runs."""
+    project = Project.find()
+    settings = project.settings()
+    if settings.database_url:
+        typer.echo(f"configured: {describe(settings.database_url)}")
+        return
+    pid = embedded.pid(_data_dir(project))
+    typer.echo(f"embedded: {'running, pid ' + str(pid) if pid else 'stopped'} ({_data_dir(project)})")
+
+
+@app.command()
+def url() -> None:
+    """Print the database URL (starting the embedded server if needed). Example: psql "$(pgbe db url)" """
+    project = Project.find()
+    typer.echo(libpq_dsn(resolve_url(project.settings())))
+
+
+@app.command()
+def psql() -> None:
+    """Open psql on the project's database."""
+    project = Project.find()
+    dsn = libpq_dsn(resolve_url(project.settings()))
+    binary = shutil.which("psql")
+    if binary is None:
+        import pgserver
+
+        binary = str(Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql")
+    os.execvp(binary, [binary, dsn])  # noqa: S606 - replaces the CLI with psql on purpose
+
+
+def _run(action: str, *args: str, **kwargs: object) -> None:
+    project = Project.find()
+    config = alembic_config(project.root)
+    try:
+        getattr(command, action)(config, *args, **kwargs)
+    except CommandError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def upgrade(
+    revision: Annotated[str, typer.Argument(help="Target: head, a revision id or +N")] = "head",
+    sql: Annotated[bool, typer.Option("--sql", help="Print the SQL instead of running it")] = False,
+) -> None:
+    """Apply migrations (alembic upgrade). Example: pgbe db upgrade head"""
+    _run("upgrade", revision, sql=sql)
+
+
+@app.command()
+def downgrade(
+    revision: Annotated[str, typer.Argument(help="Target: base, a revision id or -N")],
+    sql: Annotated[bool, typer.Option("--sql", help="Print the SQL instead of running it")] = False,
+) -> None:
+    """Revert migrations (alembic downgrade). Example: pgbe db downgrade -1"""
+    _run("downgrade", revision, sql=sql)
+
+
+@app.command()
+def revision(
+    message: Annotated[str, typer.Option("-m", "--message", help="What the revision changes")],
+    autogenerate: Annotated[bool, typer.Option("--autogenerate", help="Compare models and database")] = False,
+) -> None:
+    """Create a revision (alembic revision). Example: pgbe db revision --autogenerate -m "add sku" """
+    _run("revision", message=message, autogenerate=autogenerate)
+
+
+@app.command()
+def current(verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False) -> None:
+    """Show the database's revision (alembic current)."""
+    _run("current", verbose=verbose)
+
+
+@app.command()
+def history(
+    verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
+    indicate_current: Annotated[bool, typer.Option("-i", "--indicate-current")] = False,
+) -> None:
+    """Show the revision history (alembic history)."""
+    _run("history", verbose=verbose, indicate_current=indicate_current)
+
+
+@app.command()
+def stamp(revision: Annotated[str, typer.Argument(help="Revision to record without running it")]) -> None:
+    """Record a revision without running migrations (alembic stamp)."""
+    _run("stamp", revision)
+
+
+@app.command()
+def check() -> None:
+    """Fail when the models and the migrations disagree (alembic check)."""
+    _run("check")
+
+
+@app.command()
+def lint() -> None:
+    """Lint every migration for operations that lock or rewrite big tables."""
+    from pgbe.migration_lint import main as lint_main
+
+    raise typer.Exit(lint_main(Project.find().root))
+
+
+def ensure_database_ready(project: Project) -> None:
+    """Start the embedded database if needed and apply pending migrations."""
+    settings = project.settings()
+    target = describe(resolve_url(settings))
+    typer.echo(f"database: {target}{'' if settings.database_url else ' (embedded)'}")
+    config = alembic_config(project.root)
+    try:
+        command.upgrade(config, "head")
+    except CommandError as exc:
+        fail(f"migrations failed: {exc}")
+
+
+def run_psql(dsn: str, sql: str) -> str:
+    """Run one SQL statement through psql and return its output (for scripts)."""
+    out = subprocess.run(["psql", dsn, "-XAtc", sql], check=True, capture_output=True, text=True)  # noqa: S603, S607
+    return out.stdout

@@ -1,0 +1,57 @@
+"""The `pgbe` command: run the service, manage the database, generate code."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pgbe.cli import db
+from pgbe.project import Project
+
+app = typer.Typer(
+    help="pgbe: a backend framework for Python on PostgreSQL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+
+
+@app.command()
+def run(
+    workers: Annotated[int | None, typer.Option("--workers", "-w", help="Worker processes")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
+    migrate: Annotated[bool, typer.Option(help="Apply pending migrations first")] = True,
+) -> None:
+    """Start the service (migrations applied first). Example: pgbe run --workers 2"""
+    import uvicorn
+
+    project = Project.find()
+    settings = project.settings()
+    if migrate:
+        db.ensure_database_ready(project)
+    from pgbe.cli.seed import seed_if_empty
+
+    seed_if_empty(project)
+    resolved_host = host or settings.host
+    resolved_port = port or settings.port
+    typer.echo(f"serving on http://{resolved_host}:{resolved_port} (docs at /docs)")
+    uvicorn.run(
+        project.app_ref,
+        host=resolved_host,
+        port=resolved_port,
+        workers=None if reload else (workers or settings.workers),
+        reload=reload,
+        app_dir=str(project.root),
+        proxy_headers=True,
+        timeout_graceful_shutdown=30,
+        log_level="info",
+        h11_max_incomplete_event_size=65_536,
+    )
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()

@@ -1,0 +1,1 @@
+"""HTTP glue: problem responses, health checks, body limits, ORM JSON encoding."""

@@ -1,0 +1,25 @@
+"""Alembic glue: the project's config, its head revisions and the database's current ones."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+
+def alembic_config(root: Path | None = None, *, url: str | None = None) -> Config:
+    """Return the Alembic config of the project at `root` (default: the working directory)."""
+    base = (root or Path.cwd()).resolve()
+    config = Config(str(base / "alembic.ini"))
+    config.set_main_option("script_location", str(base / "migrations"))
+    if url:
+        config.attributes["url"] = url
+    return config
+
+
+@lru_cache(maxsize=8)
+def head_revisions(root: Path | None = None) -> frozenset[str]:
+    """Return the head revision ids of the project's migration scripts."""
+    return frozenset(ScriptDirectory.from_config(alembic_config(root)).get_heads())

@@ -1,0 +1,77 @@
+"""The base model machinery every project's BaseModel is built from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import DateTime, Integer, MetaData, func, inspect
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from pgbe.naming import table_name
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def make_metadata() -> MetaData:
+    """Return a MetaData with the constraint naming convention, so migrations name constraints."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ModelMixin:
+    """Integer id, plural table name, database-set timestamps and a readable repr."""
+
+    __repr_fields__: ClassVar[tuple[str, ...]] = ()
+
+    @declared_attr.directive
+    @classmethod
+    def __tablename__(cls) -> str:
+        return table_name(cls.__name__)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-100)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False, sort_order=100
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True),
+        server_default=func.now(),
+        onupdate=func.now(),
+        nullable=False,
+        sort_order=101,
+    )
+
+    def __repr__(self) -> str:
+        state = inspect(self)
+        names = (
+            self.__repr_fields__
+            or tuple(c.key for c in state.mapper.column_attrs if c.key not in ("created_at", "updated_at"))[
+                :3
+            ]
+        )
+        parts = []
+        for name in names:
+            value: Any = state.dict.get(name, "…")
+            parts.append(f"{name}={value!r}")
+        return f"<{type(self).__name__} {' '.join(parts)}>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the loaded column values keyed by attribute name."""
+        state = inspect(self)
+        return {c.key: getattr(self, c.key) for c in state.mapper.column_attrs}
+
+
+class VersionedMixin:
+    """A version column checked on every ORM update (optimistic locking) and exposed as ETag."""
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1", sort_order=99)
+
+    @declared_attr.directive
+    @classmethod
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]

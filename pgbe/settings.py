@@ -1,0 +1,70 @@
+"""Settings every pgbe project shares; a project subclasses them in app/config/settings.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "insecure-development-secret-change-me"  # noqa: S105 - refused outside development
+
+Environment = Literal["development", "test", "production", "staging"]
+
+
+class PgbeSettings(BaseSettings):
+    """Database, server and security settings read from the environment and `.env`."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Environment = "development"
+    project_name: str = "pgbe"
+
+    # Database. Unset: an embedded PostgreSQL (pgserver) keeps its data in `embedded_data_dir`.
+    database_url: str | None = None
+    database_replica_urls: list[str] = Field(default_factory=list)
+    embedded_data_dir: Path = Path(".pgbe/data")
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout: float = Field(default=5.0, gt=0)
+    db_pool_recycle: int = Field(default=1800, description="Seconds before a pooled connection is replaced.")
+    db_connect_timeout: int = Field(default=5, ge=1)
+    db_statement_timeout_ms: int = Field(default=15_000, ge=0)
+    db_idle_in_transaction_timeout_ms: int = Field(default=30_000, ge=0)
+    db_async_pool_size: int = Field(default=10, ge=1)
+    db_pgbouncer: bool = Field(default=False, description="A transaction-pooling PgBouncer is in front.")
+    db_replica_max_lag_seconds: float = Field(default=10.0, ge=0)
+    sql_echo: bool = False
+
+    # HTTP
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+    page_default_limit: int = Field(default=50, ge=1)
+    page_max_limit: int = Field(default=500, ge=1)
+    workers: int = Field(default=1, ge=1)
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Security
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    access_token_minutes: int = Field(default=15, ge=1)
+    refresh_token_days: int = Field(default=14, ge=1)
+    redis_url: str | None = None
+    first_admin_email: str | None = None
+    first_admin_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> PgbeSettings:
+        if self.environment not in ("development", "test") and (
+            self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY
+            or len(self.secret_key.get_secret_value()) < 32
+        ):
+            raise ValueError(
+                "SECRET_KEY must be set to a random value of at least 32 characters outside development"
+            )
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        """Tell whether this is a developer's machine."""
+        return self.environment == "development"

@@ -1,0 +1,1 @@
+"""Test helpers for pgbe projects: throwaway databases, rolled-back sessions, statement counting."""

@@ -1,0 +1,80 @@
+"""Atomic blocks and retried transactions for sync sessions."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from pgbe.db_errors import RETRYABLE_SQLSTATES, sqlstate_of, translate
+
+T = TypeVar("T")
+_DEPTH = "pgbe_atomic_depth"
+
+
+def in_atomic(db: Session) -> bool:
+    """Tell whether `db` is inside an `atomic` block, where writes flush instead of commit."""
+    return bool(db.info.get(_DEPTH))
+
+
+@contextmanager
+def atomic(db: Session) -> Iterator[Session]:
+    """Run a block as one transaction: controller writes inside it commit together or not at all."""
+    depth = db.info.get(_DEPTH, 0)
+    db.info[_DEPTH] = depth + 1
+    try:
+        yield db
+        if depth == 0:
+            db.commit()
+    except BaseException as exc:
+        if depth == 0:
+            db.rollback()
+        if isinstance(exc, DBAPIError) and (app_error := translate(exc)) is not None:
+            raise app_error from exc
+        raise
+    finally:
+        db.info[_DEPTH] = depth
+
+
+def commit_or_flush(db: Session) -> None:
+    """Commit, or only flush inside an `atomic` block; translate driver errors once."""
+    try:
+        if in_atomic(db):
+            db.flush()
+        else:
+            db.commit()
+    except DBAPIError as exc:
+        if not in_atomic(db):
+            db.rollback()
+        app_error = translate(exc)
+        if app_error is None:
+            raise
+        raise app_error from exc
+
+
+def run_in_transaction(
+    session_factory: Callable[[], Session],
+    work: Callable[[Session], T],
+    *,
+    retries: int = 3,
+    backoff: float = 0.02,
+) -> T:
+    """Run `work` in a fresh session and transaction, retrying serialization failures and deadlocks."""
+    attempt = 0
+    while True:
+        with session_factory() as db:
+            try:
+                with atomic(db):
+                    return work(db)
+            except Exception as exc:
+                cause = exc.__cause__ if exc.__cause__ is not None else exc
+                if sqlstate_of(cause) in RETRYABLE_SQLSTATES and attempt < retries:
+                    attempt += 1
+                    time.sleep(backoff * (2**attempt) * (0.5 + random.random()))  # noqa: S311 - jitter
+                    continue
+                raise
