@@ -30,9 +30,7 @@ async def _database_ready() -> str | None:
 async def _schema_ready() -> str | None:
     async with database.acquire() as conn:
         exists = await conn.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
-        current = (
-            {r[0] for r in await conn.fetch("SELECT version_num FROM alembic_version")} if exists else set()
-        )
+        current = {r[0] for r in await conn.fetch("SELECT version_num FROM alembic_version")} if exists else set()
     heads = head_revisions()
     if current != heads:
         return f"schema at {sorted(current) or 'none'}, code expects {sorted(heads)}"
@@ -41,7 +39,7 @@ async def _schema_ready() -> str | None:
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    """Open nothing eagerly; close every pool on shutdown."""
+    """Log the database in use; close every pool on shutdown."""
     logger.info("database: %s", describe(database.url))
     yield
     await database.close()
@@ -50,16 +48,15 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     """Build the FastAPI application."""
     settings = get_settings()
-    app = FastAPI(
-        title=settings.project_name,
-        version="0.1.0",
-        lifespan=lifespan,
-        debug=False,
-    )
+    app = FastAPI(title=settings.project_name, version="0.1.0", lifespan=lifespan)
     install_problem_handlers(app)
     register_orm_encoder(BaseModel)
+    # middleware (body limits, ...) is installed here
     app.include_router(health_router({"database": _database_ready, "schema": _schema_ready}))
+    # auth routes are included here
     app.include_router(api_router)
+    # generated REST resources are registered here
+    # the admin site is mounted here
     return app
 
 

