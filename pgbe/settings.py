@@ -50,6 +50,11 @@ class PgbeSettings(BaseSettings):
     access_token_minutes: int = Field(default=15, ge=1)
     refresh_token_days: int = Field(default=14, ge=1)
     redis_url: str | None = None
+    login_max_failures: int = Field(default=5, ge=1, description="Failed sign-ins per account per window.")
+    login_max_failures_per_client: int = Field(
+        default=20, ge=1, description="Failed sign-ins per client address per window."
+    )
+    login_window_seconds: int = Field(default=900, ge=1, description="Throttling window for failed sign-ins.")
     first_admin_email: str | None = None
     first_admin_password: SecretStr | None = None
 
