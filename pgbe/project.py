@@ -61,3 +61,11 @@ class Project:
     def database(self) -> Any:
         """Return the project's `Database` (from app.config.database)."""
         return _load(str(self.options.get("database", "app.config.database:database")))
+
+    def load(self, option: str, default: str) -> Any:
+        """Import the object named by `[tool.pgbe] <option>` (default: `default`, "module:attr")."""
+        return _load(str(self.options.get(option, default)))
+
+    def base_model(self) -> Any:
+        """Return the declarative base every model of the project derives from (models imported)."""
+        return self.load("models", "app.models:BaseModel")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pgbe.cli import db
+from pgbe.cli import db, seed
 from pgbe.project import Project
 
 app = typer.Typer(
@@ -15,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.command()(seed.seed)
 
 
 @app.command()
