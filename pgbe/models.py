@@ -54,10 +54,8 @@ class ModelMixin:
                 :3
             ]
         )
-        parts = []
-        for name in names:
-            value: Any = state.dict.get(name, "…")
-            parts.append(f"{name}={value!r}")
+        # Only loaded values: a repr must never emit SQL (and works on detached objects).
+        parts = [f"{name}={state.dict[name]!r}" if name in state.dict else f"{name}=…" for name in names]
         return f"<{type(self).__name__} {' '.join(parts)}>"
 
     def to_dict(self) -> dict[str, Any]:
