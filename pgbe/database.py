@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy import Engine, create_engine
@@ -18,6 +18,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from pgbe import embedded
 from pgbe.errors import ServiceUnavailableError
 from pgbe.settings import PgbeSettings
+
+T = TypeVar("T")
+# Errors meaning the connection went away while a statement ran (server restart, terminated
+# backend, broken socket): a read may safely run again on a fresh connection, a write may not.
+_DIED_MID_FLIGHT = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    ConnectionError,
+)
 
 
 def resolve_url(settings: PgbeSettings) -> str:
@@ -50,7 +60,7 @@ class Database:
         self.settings = settings
         self._url = url
         self._pool: asyncpg.Pool | None = None
-        self._pool_lock = asyncio.Lock()
+        self._pool_opening: asyncio.Future[asyncpg.Pool] | None = None
 
     @cached_property
     def url(self) -> URL:
@@ -151,11 +161,26 @@ class Database:
             await db.close()
 
     async def pool(self) -> asyncpg.Pool:
-        """Return the asyncpg pool of the generated endpoints, opening it on first use."""
+        """Return the asyncpg pool of the generated endpoints, opening it on first use.
+
+        Concurrent callers share one opening attempt, so an unreachable server costs every waiting
+        request one connect timeout, not one each; a failed attempt is forgotten and retried by the
+        next caller, which is how the service recovers once the database is back.
+        """
+        if self._pool is not None:
+            return self._pool
+        if self._pool_opening is None:
+            self._pool_opening = asyncio.ensure_future(self._open_pool(libpq_dsn(self.url)))
+        opening = self._pool_opening
+        try:
+            pool = await asyncio.shield(opening)
+        except BaseException:
+            if opening.done() and self._pool_opening is opening:
+                self._pool_opening = None
+            raise
         if self._pool is None:
-            async with self._pool_lock:
-                if self._pool is None:
-                    self._pool = await self._open_pool(libpq_dsn(self.url))
+            self._pool = pool
+            self._pool_opening = None
         return self._pool
 
     async def _open_pool(self, dsn: str) -> asyncpg.Pool:
@@ -165,6 +190,8 @@ class Database:
             "max_size": s.db_async_pool_size,
             "timeout": s.db_connect_timeout,
             "max_inactive_connection_lifetime": s.db_pool_recycle,
+            # A client-side bound too, for when the server cannot even deliver its own timeout.
+            "command_timeout": s.db_statement_timeout_ms / 1000 + 5 if s.db_statement_timeout_ms else None,
         }
         if s.db_pgbouncer:
             kwargs["statement_cache_size"] = 0
@@ -200,8 +227,27 @@ class Database:
         async with self.acquire() as conn:
             yield conn
 
+    async def run_read(
+        self, work: Callable[[asyncpg.Connection], Awaitable[T]], *, min_lsn: str | None = None
+    ) -> T:
+        """Run the read-only `work` on a read connection, once more on a fresh one if the first died.
+
+        Only a connection lost mid-flight (server restart, terminated backend) is retried, and only
+        once; `work` must not write, because a write may have been applied before the loss.
+        """
+        try:
+            async with self.acquire_read(min_lsn=min_lsn) as conn:
+                return await work(conn)
+        except _DIED_MID_FLIGHT:
+            pass
+        async with self.acquire_read(min_lsn=min_lsn) as conn:
+            return await work(conn)
+
     async def close(self) -> None:
         """Close every pool this database opened."""
+        if self._pool_opening is not None:
+            self._pool_opening.cancel()
+            self._pool_opening = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

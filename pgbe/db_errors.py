@@ -124,6 +124,8 @@ def translate(exc: BaseException) -> AppError | None:
         return ConflictError("The request conflicted with a concurrent one; retry it")
     if isinstance(exc, PoolTimeoutError):
         return ServiceUnavailableError("All database connections are busy", retry_after=1)
+    if isinstance(exc, TimeoutError):  # the client-side bound (asyncpg command_timeout)
+        return GatewayTimeoutError("The database did not answer in time", retry_after=1)
     if is_connection_error(exc):
         return ServiceUnavailableError("The database is unavailable", retry_after=2)
     return None
