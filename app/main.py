@@ -7,13 +7,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
+from app.api import auth as auth_api
 from app.api import router as api_router
+from app.bootstrap import ensure_first_admin
+from app.config.auth import auth
 from app.config.database import database
 from app.config.settings import get_settings
 from app.models import BaseModel
+from pgbe.auth.dependencies import install_auth
 from pgbe.database import describe
+from pgbe.http.disconnect import CancelOnDisconnectMiddleware
 from pgbe.http.health import health_router
+from pgbe.http.limits import BodyLimitMiddleware
 from pgbe.http.orm_json import register_orm_encoder
 from pgbe.http.problems import install_problem_handlers
 from pgbe.migrations import head_revisions
@@ -37,10 +44,16 @@ async def _schema_ready() -> str | None:
     return None
 
 
+def _create_first_admin() -> None:
+    with database.SessionLocal() as db:
+        ensure_first_admin(db, get_settings())
+
+
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    """Log the database in use; close every pool on shutdown."""
+    """Log the database in use, create the first admin when configured; close every pool on shutdown."""
     logger.info("database: %s", describe(database.url))
+    await run_in_threadpool(_create_first_admin)
     yield
     await database.close()
 
@@ -52,8 +65,14 @@ def create_app() -> FastAPI:
     install_problem_handlers(app)
     register_orm_encoder(BaseModel)
     # middleware (body limits, ...) is installed here
+    app.add_middleware(
+        BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, body_timeout=settings.http_body_timeout
+    )
+    app.add_middleware(CancelOnDisconnectMiddleware)  # outermost: sees the client before anything else
     app.include_router(health_router({"database": _database_ready, "schema": _schema_ready}))
     # auth routes are included here
+    install_auth(app, auth)
+    app.include_router(auth_api.router)
     app.include_router(api_router)
     # generated REST resources are registered here
     # the admin site is mounted here

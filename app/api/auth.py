@@ -1,0 +1,82 @@
+"""Sign-in, token refresh, sign-out, password change and sign-up (`/auth`)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import OAuth2PasswordRequestForm
+from starlette.concurrency import run_in_threadpool
+
+from app.config.auth import auth
+from app.schemas.auth import PasswordChange, RefreshRequest, TokenResponse
+from app.schemas.user import UserCreate, UserRead
+from pgbe.auth.dependencies import CurrentPrincipal, CurrentUser
+from pgbe.auth.passwords import check_password_policy, hash_password
+from pgbe.auth.service import TokenPair
+from pgbe.errors import ConflictError
+from pgbe.http.problems import ERROR_RESPONSES
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+Responses = dict[int | str, dict[str, Any]]
+_401: Responses = {401: ERROR_RESPONSES[404] | {"description": "Not authenticated"}}
+_429: Responses = {429: ERROR_RESPONSES[404] | {"description": "Too many failed sign-ins (see Retry-After)"}}
+
+
+def _tokens(pair: TokenPair) -> TokenResponse:
+    return TokenResponse.model_validate(asdict(pair))
+
+
+@router.post("/token", responses=_401 | _429)
+async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenResponse:
+    """Sign in with email (as `username`) and password; returns access and refresh tokens."""
+    client = request.client.host if request.client else "unknown"
+    return _tokens(await auth.login(form.username, form.password, client=client))
+
+
+@router.post("/refresh", responses=_401)
+async def refresh(body: RefreshRequest) -> TokenResponse:
+    """Exchange a refresh token for new tokens; the old refresh token is spent."""
+    return _tokens(await auth.refresh(body.refresh_token))
+
+
+@router.post("/logout", status_code=204)
+async def logout(body: RefreshRequest) -> Response:
+    """Revoke the refresh token and every token rotated from the same sign-in."""
+    await auth.logout(body.refresh_token)
+    return Response(status_code=204)
+
+
+@router.get("/me", responses=_401)
+async def me(user: CurrentUser) -> UserRead:
+    """Return the signed-in user."""
+    return UserRead.model_validate(user.fields)
+
+
+@router.post("/password", status_code=204, responses=_401)
+async def change_password(body: PasswordChange, principal: CurrentPrincipal) -> Response:
+    """Change the caller's password; every refresh token of the caller is revoked."""
+    await auth.change_password(principal.user_id, body.current_password, body.new_password)
+    return Response(status_code=204)
+
+
+@router.post("/register", status_code=201, responses={409: ERROR_RESPONSES[409]})
+async def register(body: UserCreate) -> UserRead:
+    """Create an account with the `user` role."""
+    check_password_policy(body.password, email=body.email)
+    hashed = await run_in_threadpool(hash_password, body.password)
+    async with auth.database.acquire() as conn, conn.transaction():
+        if await conn.fetchval("SELECT 1 FROM users WHERE lower(email) = lower($1)", body.email):
+            raise ConflictError("A user with this email already exists", field="email")
+        row = await conn.fetchrow(
+            "INSERT INTO users (email, first_name, last_name, full_name, hashed_password, role)"
+            " VALUES ($1, $2, $3, $4, $5, 'user') RETURNING *",
+            body.email,
+            body.first_name,
+            body.last_name,
+            f"{body.first_name} {body.last_name}",
+            hashed,
+        )
+    return UserRead.model_validate(dict(row))

@@ -1,0 +1,85 @@
+"""Refresh-token families (table `refresh_tokens`): issue, rotate once, revoke a family on reuse."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+from pgbe.auth.tokens import hash_refresh_token, new_refresh_token
+from pgbe.errors import UnauthorizedError
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """The outcome of a successful refresh: who it belongs to and the token that replaces it."""
+
+    user_id: int
+    role: str
+    refresh_token: str
+
+
+class RefreshTokens:
+    """Refresh tokens stored as SHA-256 digests; each rotation stays in the family of the first sign-in."""
+
+    def __init__(self, *, days: int) -> None:
+        self.days = days
+
+    async def issue(
+        self, conn: asyncpg.Connection, user_id: int, *, family_id: uuid.UUID | None = None
+    ) -> str:
+        """Store a new refresh token for `user_id` (a new family unless given) and return it."""
+        token = new_refresh_token()
+        await conn.execute(
+            "INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)"
+            " VALUES ($1, $2, $3, now() + $4 * interval '1 day')",
+            user_id,
+            family_id or uuid.uuid4(),
+            hash_refresh_token(token),
+            self.days,
+        )
+        return token
+
+    async def rotate(self, conn: asyncpg.Connection, token: str) -> Rotation:
+        """Mark `token` used and issue its successor; a token used twice revokes its whole family."""
+        digest = hash_refresh_token(token)
+        async with conn.transaction():
+            row = await conn.fetchrow(
+                "UPDATE refresh_tokens AS t SET used_at = now(), updated_at = now() FROM users AS u"
+                " WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.revoked_at IS NULL"
+                " AND t.expires_at > now() AND u.id = t.user_id AND u.is_active"
+                " RETURNING t.user_id, t.family_id, u.role",
+                digest,
+            )
+            if row is not None:
+                successor = await self.issue(conn, row["user_id"], family_id=row["family_id"])
+                return Rotation(user_id=row["user_id"], role=row["role"], refresh_token=successor)
+        reused = await conn.fetchval(
+            "UPDATE refresh_tokens SET revoked_at = now(), updated_at = now()"
+            " WHERE revoked_at IS NULL AND family_id = (SELECT family_id FROM refresh_tokens"
+            " WHERE token_hash = $1 AND used_at IS NOT NULL) RETURNING true",
+            digest,
+        )
+        if reused:
+            raise UnauthorizedError("Refresh token reused; every session of its sign-in was revoked")
+        raise UnauthorizedError("Invalid or expired refresh token")
+
+    async def revoke_family(self, conn: asyncpg.Connection, token: str) -> int:
+        """Revoke every token of the family `token` belongs to; return how many were still live."""
+        result: str = await conn.execute(
+            "UPDATE refresh_tokens SET revoked_at = now(), updated_at = now()"
+            " WHERE revoked_at IS NULL AND family_id = (SELECT family_id FROM refresh_tokens"
+            " WHERE token_hash = $1)",
+            hash_refresh_token(token),
+        )
+        return int(result.rsplit(" ", 1)[-1])
+
+    async def revoke_user(self, conn: asyncpg.Connection, user_id: int) -> int:
+        """Revoke every refresh token of `user_id` (password change, deactivation)."""
+        result: str = await conn.execute(
+            "UPDATE refresh_tokens SET revoked_at = now(), updated_at = now()"
+            " WHERE user_id = $1 AND revoked_at IS NULL",
+            user_id,
+        )
+        return int(result.rsplit(" ", 1)[-1])
