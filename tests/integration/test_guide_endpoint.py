@@ -1,0 +1,113 @@
+"""The guide's first example: an endpoint takes `db: Session = Depends(get_db)` and returns ORM objects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.config.database import engine, get_db
+from app.main import app
+from app.models import Category, Product
+
+
+@pytest.fixture
+def client(db: Session) -> Iterator[TestClient]:
+    """The application, with `get_db` yielding the test's rolled-back session.
+
+    No lifespan: its shutdown disposes the app's engine, whose connection the `db` session holds.
+    """
+
+    def override_get_db() -> Iterator[Session]:
+        yield db
+
+    app.dependency_overrides[get_db] = override_get_db
+    try:
+        yield TestClient(app)
+    finally:
+        app.dependency_overrides.pop(get_db, None)
+
+
+def test_read_items_returns_orm_objects_as_json_of_their_columns(client: TestClient, db: Session) -> None:
+    books = Category(name="Books")
+    db.add_all([Product(name="Novel", price=20, category=books), Product(name="Atlas", price=45)])
+    db.commit()
+
+    response = client.get("/items/")
+
+    assert response.status_code == 200
+    items = sorted(response.json(), key=lambda item: item["name"])
+    assert [(i["name"], i["price"]) for i in items] == [("Atlas", 45), ("Novel", 20)]
+    novel = items[1]
+    assert novel["category_id"] == books.id
+    assert set(novel) >= {"id", "name", "description", "price", "category_id", "created_at", "updated_at"}
+    assert "category" not in novel  # relationships are not columns
+    assert "tags" not in novel
+    assert novel["created_at"].endswith("Z") or "+" in novel["created_at"]  # tz-aware ISO 8601
+
+
+def test_guide_read_items_written_verbatim_serves_json(db: Session) -> None:
+    guide_app = FastAPI()
+    Item = Product  # the guide's `Item` is any model
+
+    # Use the database session in your endpoints
+    @guide_app.get("/items/")
+    def read_items(db: Session = Depends(get_db)):
+        return db.query(Item).all()
+
+    db.add(Product(name="Verbatim", price=1))
+    db.commit()
+    guide_app.dependency_overrides[get_db] = lambda: db
+    response = TestClient(guide_app).get("/items/")
+    assert response.status_code == 200
+    assert [item["name"] for item in response.json()] == ["Verbatim"]
+
+
+def test_products_by_category_endpoint_uses_the_controller(client: TestClient, db: Session) -> None:
+    tools, toys = Category(name="Tools"), Category(name="Toys")
+    db.add_all(
+        [Product(name="Hammer", price=9, category=tools), Product(name="Kite", price=5, category=toys)]
+    )
+    db.commit()
+
+    response = client.get(f"/categories/{tools.id}/products/by-controller")
+
+    assert response.status_code == 200
+    assert [p["name"] for p in response.json()] == ["Hammer"]
+
+
+def test_get_db_without_override_serves_from_the_real_session_factory() -> None:
+    response = TestClient(app).get("/items/")
+    assert response.status_code == 200
+    assert isinstance(response.json(), list)
+
+
+def test_get_db_yields_a_session_and_returns_its_connection_when_done() -> None:
+    before = engine.pool.checkedout()
+    dependency = get_db()
+    session = next(dependency)
+    assert isinstance(session, Session)
+    assert session.execute(Category.__table__.select().limit(1)).all() is not None
+    assert engine.pool.checkedout() == before + 1
+    with pytest.raises(StopIteration):
+        next(dependency)
+    assert engine.pool.checkedout() == before
+
+
+def test_get_db_error_in_endpoint_rolls_back_closes_and_propagates() -> None:
+    before = engine.pool.checkedout()
+    dependency = get_db()
+    session = next(dependency)
+    session.add(Category(name="Never stored"))
+    session.flush()
+    assert session.in_transaction()
+    with pytest.raises(ValueError, match="boom"):
+        dependency.throw(ValueError("boom"))
+    assert not session.in_transaction()
+    assert engine.pool.checkedout() == before
+    with engine.connect() as conn:
+        stored = conn.execute(Category.__table__.select().where(Category.name == "Never stored")).all()
+    assert stored == []
