@@ -1,0 +1,1 @@
+"""Benchmarks of pgbe's generated endpoints against a hand-written floor (`make bench`)."""

@@ -1,0 +1,312 @@
+"""`python -m bench`: measure pgbe's generated endpoints against the hand-written floor."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy.engine import make_url
+
+from bench import dataset
+from bench.cases import Case, select
+from bench.compare import compare_responses
+from bench.load import ensure_wrk, run_wrk
+from bench.report import RSS_LIMIT_MB, Report, Row
+from bench.servers import RssSampler, Running, Stack, serve
+from bench.sqlcount import StatementCounter
+
+RESULTS = Path(__file__).resolve().parent / "results"
+FLOOR = "floor 2w"
+
+
+@dataclass
+class Options:
+    """Command-line options."""
+
+    duration: float
+    warmup: float
+    connections: int
+    threads: int
+    cases: tuple[Case, ...]
+    workers: tuple[int, ...]
+    floor: bool
+    pool_size: int
+    soak: float
+    count_requests: int
+    out: Path
+
+
+def parse_args(argv: list[str] | None = None) -> Options:
+    """Read the options from the command line (defaults from BENCH_* environment variables)."""
+    env = os.environ.get
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--duration", type=float, default=float(env("BENCH_DURATION", "10")), help="seconds per case"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=float(env("BENCH_WARMUP", "2")), help="seconds before each"
+    )
+    parser.add_argument("--connections", type=int, default=int(env("BENCH_CONNECTIONS", "32")))
+    parser.add_argument("--threads", type=int, default=int(env("BENCH_THREADS", "2")), help="wrk threads")
+    parser.add_argument("--cases", default=env("BENCH_CASES"), help="e.g. E1,E2 (default: all)")
+    parser.add_argument("--workers", default=env("BENCH_WORKERS", "1,2"), help="pgbe worker counts")
+    parser.add_argument("--no-floor", action="store_true", help="skip the hand-written floor")
+    parser.add_argument("--pool-size", type=int, default=int(env("BENCH_POOL_SIZE", "16")), help="per worker")
+    parser.add_argument("--soak", type=float, default=float(env("BENCH_SOAK", "0")), help="RSS run, seconds")
+    parser.add_argument("--count-requests", type=int, default=20, help="requests per case for SQL counts")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    a = parser.parse_args(argv)
+    return Options(
+        duration=a.duration,
+        warmup=a.warmup,
+        connections=a.connections,
+        threads=a.threads,
+        cases=select(a.cases),
+        workers=tuple(int(w) for w in a.workers.split(",") if w),
+        floor=not a.no_floor,
+        pool_size=a.pool_size,
+        soak=a.soak,
+        count_requests=a.count_requests,
+        out=a.out,
+    )
+
+
+def log(message: str) -> None:
+    """Print a progress line."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def get_token(base_url: str) -> tuple[str | None, str]:
+    """Sign the staff user in at /auth/token; return (token, reason when there is none)."""
+    try:
+        response = httpx.post(
+            base_url + "/auth/token",
+            data={"username": dataset.BENCH_EMAIL, "password": dataset.BENCH_PASSWORD},
+            timeout=30,
+        )
+    except httpx.HTTPError as exc:
+        return None, f"/auth/token failed: {exc}"
+    if response.status_code == 404:
+        return None, "no /auth/token endpoint yet (authentication not built)"
+    if response.status_code != 200:
+        return None, f"/auth/token answered {response.status_code}: {response.text[:200]}"
+    token = response.json().get("access_token")
+    return (token, "") if token else (None, "/auth/token returned no access_token")
+
+
+def _env(db_url: str, secret: str, pool_size: int) -> dict[str, str]:
+    return {
+        "ENVIRONMENT": "production",
+        "SECRET_KEY": secret,
+        "DATABASE_URL": db_url,
+        "DB_ASYNC_POOL_SIZE": str(pool_size),
+        "ACCESS_TOKEN_MINUTES": "240",
+        "BENCH_FLOOR_POOL_SIZE": str(pool_size),
+    }
+
+
+def stacks(opts: Options, db_url: str, secret: str) -> list[Stack]:
+    """The servers to measure, in order: pgbe with each worker count, then the floor."""
+    env = _env(db_url, secret, opts.pool_size)
+    result = [Stack(f"pgbe {w}w", "app.main:app", w, env) for w in opts.workers]
+    if opts.floor:
+        result.append(Stack(FLOOR, "bench.floor:app", 2, env, ready_path="/health"))
+    return result
+
+
+def _runnable(cases: tuple[Case, ...], token: str | None, reason: str, report: Report) -> list[Case]:
+    runnable = []
+    for case in cases:
+        if case.authenticated and token is None:
+            report.skipped[case.key] = reason
+        else:
+            runnable.append(case)
+    return runnable
+
+
+def verify(opts: Options, db: dataset.BenchDatabase, secret: str, report: Report) -> str | None:
+    """Check, before measuring, that pgbe and the floor answer every case alike; return the token."""
+    log("verifying that pgbe and the floor give the same responses")
+    env = _env(db.url, secret, 4)
+    pgbe = Stack("verify pgbe", "app.main:app", 1, env)
+    floor = Stack("verify floor", "bench.floor:app", 1, env, ready_path="/health")
+    with serve(pgbe, log_dir=opts.out) as a, serve(floor, log_dir=opts.out) as b:
+        token, reason = get_token(a.base_url)
+        for case in _runnable(opts.cases, token, reason, report):
+            problems = compare_responses(
+                a.base_url, b.base_url, case, token, between=lambda: dataset.reset_writes(db.url)
+            )
+            if problems:
+                raise SystemExit(f"{case.key}: pgbe and the floor differ:\n" + "\n".join(problems))
+            log(f"  {case.key}: same status and body")
+    dataset.reset_writes(db.url)
+    return token
+
+
+def count_statements(opts: Options, db: dataset.BenchDatabase, secret: str, report: Report) -> dict[str, str]:
+    """Send requests one at a time through the counting proxy; return statements per request per case."""
+    url = make_url(db.url)
+    counter = StatementCounter(url.host or "127.0.0.1", url.port or 5432).start()
+    proxied = url.set(host="127.0.0.1", port=counter.port).render_as_string(hide_password=False)
+    counts: dict[str, str] = {}
+    try:
+        for name, app in (("pgbe", "app.main:app"), ("floor", "bench.floor:app")):
+            if name == "floor" and not opts.floor:
+                continue
+            stack = Stack(
+                f"count {name}",
+                app,
+                1,
+                _env(proxied, secret, 4),
+                "/health" if name == "floor" else "/health/live",
+            )
+            with serve(stack, log_dir=opts.out) as running, httpx.Client(base_url=running.base_url) as client:
+                token, reason = get_token(running.base_url)
+                for case in _runnable(opts.cases, token, reason, report):
+                    counts[f"{case.key} {name}"] = _count_case(
+                        client, case, token, counter, opts, report, name
+                    )
+            dataset.reset_writes(db.url)
+    finally:
+        counter.stop()
+    return counts
+
+
+def _count_case(
+    client: httpx.Client,
+    case: Case,
+    token: str | None,
+    counter: StatementCounter,
+    opts: Options,
+    report: Report,
+    name: str,
+) -> str:
+    headers = {**case.headers, **({"Authorization": f"Bearer {token}"} if case.authenticated else {})}
+    body = case.check_body()
+    for _ in range(3):  # warm: connection opened, statements prepared, types introspected
+        client.request(case.method, case.check_path(), content=body, headers=headers)
+    counter.reset()
+    n = opts.count_requests
+    for _ in range(n):
+        client.request(case.method, case.check_path(), content=body, headers=headers)
+    kinds, texts = counter.snapshot()
+    if name == "pgbe":
+        per_request = len(texts) // n
+        report.sql_texts[case.key] = texts[:per_request]
+    parts = [f"{kinds['statement'] / n:g}"]
+    extra = [f"+{kinds[k] / n:g} {k}" for k in ("transaction", "pool-reset") if kinds[k]]
+    return " ".join(parts + extra)
+
+
+def measure(
+    opts: Options, running: Running, token: str | None, report: Report, counts: dict[str, str]
+) -> None:
+    """Run every case against one started server."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    ordered = sorted(_runnable(opts.cases, token, "", Report({})), key=lambda c: c.writes)
+    for case in ordered:
+        common = {"connections": opts.connections, "threads": opts.threads, "max_id": dataset.PRODUCTS}
+        if opts.warmup > 0:
+            run_wrk(running.base_url, case, headers, seconds=opts.warmup, **common)
+        with RssSampler(running) as sampler:
+            result = run_wrk(running.base_url, case, headers, seconds=opts.duration, **common)
+        stack = running.stack.name
+        who = "floor" if stack.startswith("floor") else "pgbe"
+        row = Row(
+            case=case.key,
+            stack=stack,
+            rps=result.rps,
+            p50_ms=result.p50_ms,
+            p99_ms=result.p99_ms,
+            errors=result.errors,
+            sql_per_request=counts.get(f"{case.key} {who}", "?"),
+            peak_rss_mb=sampler.peak_mb(),
+        )
+        report.rows.append(row)
+        log(
+            f"  {case.key} {stack}: {row.rps:,.0f} req/s p50 {row.p50_ms:.2f} ms p99 {row.p99_ms:.2f} ms "
+            f"errors {row.errors} rss {row.peak_rss_mb:.0f} MB"
+        )
+
+
+def soak(opts: Options, db: dataset.BenchDatabase, secret: str, report: Report) -> None:
+    """Run E2 on pgbe with 2 workers for `opts.soak` seconds and compare early and late memory."""
+    case = next((c for c in opts.cases if c.key == "E2"), opts.cases[0])
+    log(f"soak: {case.key} on pgbe 2w for {opts.soak:.0f}s")
+    stack = Stack("soak pgbe 2w", "app.main:app", 2, _env(db.url, secret, opts.pool_size))
+    with serve(stack, log_dir=opts.out) as running, RssSampler(running, interval=1.0) as sampler:
+        common = {"connections": opts.connections, "threads": opts.threads, "max_id": dataset.PRODUCTS}
+        result = run_wrk(running.base_url, case, {}, seconds=opts.soak, **common)
+    samples = sampler.samples
+    tenth = max(1, len(samples) // 10)
+    early = [max(r) for _, r in samples[tenth : 2 * tenth]]  # after the first tenth: warmed up
+    late = [max(r) for _, r in samples[-tenth:]]
+    early_mb, late_mb = sum(early) / len(early) / 1e6, sum(late) / len(late) / 1e6
+    report.soak = {
+        "case": case.key,
+        "seconds": opts.soak,
+        "requests/s": f"{result.rps:,.0f}",
+        "errors": result.errors,
+        "RSS/worker early (MB)": f"{early_mb:.1f}",
+        "RSS/worker late (MB)": f"{late_mb:.1f}",
+        "growth": f"{(late_mb / early_mb - 1) * 100:+.1f}% (flat means within 5%)",
+        "peak (MB)": f"{sampler.peak_mb():.1f}",
+    }
+    log(f"soak: {report.soak}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Create the database, verify, count, measure, report; always drop the database."""
+    opts = parse_args(argv)
+    ensure_wrk()
+    log("creating and loading the benchmark database")
+    db = dataset.create()
+    log(f"database on {db.where}")
+    secret = secrets.token_urlsafe(36)
+    report = Report(
+        settings={
+            "database server": db.where,
+            "duration per case (s)": opts.duration,
+            "warm-up per case (s)": opts.warmup,
+            "wrk connections / threads": f"{opts.connections} / {opts.threads}",
+            "asyncpg pool per worker": opts.pool_size,
+            "data": f"{dataset.CATEGORIES} categories, {dataset.PRODUCTS} products, {dataset.TAGS} tags, "
+            f"{dataset.TAGS_PER_PRODUCT} tags per product",
+            "cpus": os.cpu_count(),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        }
+    )
+    try:
+        token = verify(opts, db, secret, report) if opts.floor else None
+        counts = count_statements(opts, db, secret, report)
+        for stack in stacks(opts, db.url, secret):
+            log(f"measuring {stack.name}")
+            with serve(stack, log_dir=opts.out) as running:
+                token, _ = get_token(running.base_url)
+                measure(opts, running, token, report, counts)
+            dataset.reset_writes(db.url)
+        if opts.soak > 0:
+            soak(opts, db, secret, report)
+    finally:
+        db.drop()
+    if opts.floor:
+        report.add_ratios(FLOOR)
+    print()
+    print(report.table())
+    over = [r for r in report.rows if r.peak_rss_mb > RSS_LIMIT_MB]
+    if over:
+        print(f"\nRSS over {RSS_LIMIT_MB:.0f} MB: " + ", ".join(f"{r.case} {r.stack}" for r in over))
+    for path in report.write(opts.out):
+        print(f"wrote {path}")
+    del token
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
