@@ -9,11 +9,18 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 
-def alembic_config(root: Path | None = None, *, url: str | None = None) -> Config:
-    """Return the Alembic config of the project at `root` (default: the working directory)."""
+def alembic_config(
+    root: Path | None = None, *, url: str | None = None, configure_logging: bool = False
+) -> Config:
+    """Return the Alembic config of the project at `root` (default: the working directory).
+
+    `configure_logging` lets env.py apply alembic.ini's logging (what the `alembic` command does);
+    off by default so that programs embedding Alembic keep their own logging.
+    """
     base = (root or Path.cwd()).resolve()
     config = Config(str(base / "alembic.ini"))
     config.set_main_option("script_location", str(base / "migrations"))
+    config.attributes["configure_logger"] = configure_logging
     if url:
         config.attributes["url"] = url
     return config

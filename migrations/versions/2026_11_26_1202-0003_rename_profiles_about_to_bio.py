@@ -19,6 +19,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# migration-lint: allow renaming-column -- the guide's rename, shipped together with the model change;
+# a live system with old code still running would use expand/contract (docs/migrations.md).
+
+
 def upgrade() -> None:
     """Rename the column, keeping its data."""
     op.alter_column("profiles", "about", new_column_name="bio")
