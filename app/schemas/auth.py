@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pgbe.schemas import Chars, CreateSchema, ReadSchema
 
-RefreshTokenText = Annotated[str, Chars(200, min=1)]
+RefreshTokenText = Annotated[str, Chars(2000, min=1)]
 
 
 class TokenResponse(ReadSchema):

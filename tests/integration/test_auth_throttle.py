@@ -1,0 +1,115 @@
+"""Failed sign-in throttling per account and per client, in PostgreSQL and in Redis."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from pgbe.auth.throttle import Limit, RedisThrottle
+from tests.auth_fixtures import _app_pool, client, conn, login, make_user
+
+__all__ = ["_app_pool", "client", "conn"]
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def low_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Block after 3 failures per account and 4 per client."""
+    from app.config.auth import auth
+
+    monkeypatch.setattr(auth.settings, "login_max_failures", 3)
+    monkeypatch.setattr(auth.settings, "login_max_failures_per_client", 4)
+
+
+@pytest.fixture
+async def redis_throttle(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RedisThrottle]:
+    """The app's throttle swapped for a Redis one with keys of its own, deleted afterwards."""
+    from app.config.auth import auth
+
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        await redis.ping()
+    except (RedisConnectionError, OSError) as exc:
+        await redis.aclose()
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {exc}")
+    prefix = f"pgbe-test:{uuid.uuid4().hex}:"
+    throttle = RedisThrottle(redis, window_seconds=900, prefix=prefix)
+    monkeypatch.setattr(auth, "throttle", throttle)
+    yield throttle
+    keys = [key async for key in redis.scan_iter(match=prefix + "*")]
+    if keys:
+        await redis.delete(*keys)
+    await redis.aclose()
+
+
+async def _fail(client: httpx.AsyncClient, email: str, times: int) -> None:
+    for _ in range(times):
+        assert (await login(client, email, "Wrong-password-1")).status_code == 401
+
+
+async def _assert_blocked(response: httpx.Response) -> None:
+    assert response.status_code == 429
+    assert response.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(response.headers["retry-after"]) <= 900
+
+
+async def test_throttle_account_failures_return_429_even_with_right_password(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, low_limits: None
+) -> None:
+    await make_user(conn, "amy@example.com")
+    await _fail(client, "amy@example.com", 3)
+    await _assert_blocked(await login(client, "amy@example.com"))
+    row = await conn.fetchrow("SELECT failures FROM login_throttles WHERE key = 'account:amy@example.com'")
+    assert row["failures"] == 3
+
+
+async def test_throttle_client_failures_across_accounts_return_429(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, low_limits: None
+) -> None:
+    await make_user(conn, "ben@example.com")
+    for email in ("x1@example.com", "x2@example.com", "x3@example.com", "x4@example.com"):
+        await _fail(client, email, 1)
+    await _assert_blocked(await login(client, "ben@example.com"))
+
+
+async def test_throttle_successful_login_resets_account_counter(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, low_limits: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.config.auth import auth
+
+    monkeypatch.setattr(auth.settings, "login_max_failures_per_client", 10)
+    await make_user(conn, "cy@example.com")
+    await _fail(client, "cy@example.com", 2)
+    assert (await login(client, "cy@example.com")).status_code == 200
+    await _fail(client, "cy@example.com", 2)
+    assert (await login(client, "cy@example.com")).status_code == 200
+
+
+async def test_throttle_redis_account_failures_return_429(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, low_limits: None, redis_throttle: RedisThrottle
+) -> None:
+    await make_user(conn, "dee@example.com")
+    await _fail(client, "dee@example.com", 3)
+    await _assert_blocked(await login(client, "dee@example.com"))
+    assert await conn.fetchval("SELECT count(*) FROM login_throttles") == 0  # counted in Redis only
+    assert await redis_throttle.retry_after([Limit("account:dee@example.com", 3)]) is not None
+    await redis_throttle.reset("account:dee@example.com")
+    assert (await login(client, "dee@example.com")).status_code == 200
+
+
+async def test_throttle_redis_counts_per_key_in_one_window(redis_throttle: RedisThrottle) -> None:
+    limits = [Limit("account:a", 2), Limit("client:1.2.3.4", 5)]
+    await redis_throttle.record_failure(["account:a", "client:1.2.3.4"])
+    assert await redis_throttle.retry_after(limits) is None
+    await redis_throttle.record_failure(["account:a", "client:1.2.3.4"])
+    wait = await redis_throttle.retry_after(limits)
+    assert wait is not None
+    assert 1 <= wait <= 900
+    assert await redis_throttle.retry_after([Limit("account:b", 2)]) is None
