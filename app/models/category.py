@@ -20,4 +20,6 @@ class Category(VersionedMixin, BaseModel):
     name: Mapped[str] = mapped_column(String(100), nullable=False, unique=True)
     description: Mapped[str | None] = mapped_column(String(500))
 
-    products: Mapped[list[Product]] = relationship(back_populates="category")
+    # passive_deletes="all": the ORM must not set products.category_id to NULL before deleting a
+    # category; the database's ON DELETE RESTRICT refuses it instead (a conflict for the caller).
+    products: Mapped[list[Product]] = relationship(back_populates="category", passive_deletes="all")
