@@ -1,0 +1,129 @@
+"""Request body limits: a size cap answered 413 and a receive deadline answered 408, before the app."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pgbe.http.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
+
+
+class BodyRejectedError(HTTPException):
+    """The request body broke a limit; raised from `receive` so that the app stops reading it.
+
+    An HTTPException because FastAPI re-raises those from its body parsing (any other error becomes
+    a 400 there); the middleware answers the request itself either way.
+    """
+
+
+def _too_large(limit: int) -> BodyRejectedError:
+    return BodyRejectedError(413, f"The request body is larger than {limit} bytes")
+
+
+def _too_slow(seconds: float) -> BodyRejectedError:
+    return BodyRejectedError(408, f"The request body was not received within {seconds:g} seconds")
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over `max_body_bytes` (413) and bodies not received within `body_timeout` (408).
+
+    A declared Content-Length over the limit is refused before a byte of the body is read; a chunked
+    body is counted as it streams and refused as soon as it passes the limit. The deadline covers the
+    whole body, so a client trickling a byte at a time cannot hold the request open.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, body_timeout: float) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            await _reject(send, _too_large(self.max_body_bytes))
+            return
+        await _LimitedRequest(self, scope, receive, send).run()
+
+
+class _LimitedRequest:
+    def __init__(self, limits: BodyLimitMiddleware, scope: Scope, receive: Receive, send: Send) -> None:
+        self.limits = limits
+        self.scope = scope
+        self.raw_receive = receive
+        self.raw_send = send
+        self.received = 0
+        self.body_complete = False
+        self.deadline = asyncio.get_running_loop().time() + limits.body_timeout
+        self.rejection: BodyRejectedError | None = None
+        self.response_started = False
+
+    async def run(self) -> None:
+        try:
+            await self.limits.app(self.scope, self.receive, self.send)
+        except BodyRejectedError as exc:
+            if exc is not self.rejection:
+                raise
+        if self.rejection is not None and not self.response_started:
+            self.response_started = True
+            await _reject(self.raw_send, self.rejection)
+
+    async def receive(self) -> Message:
+        if self.rejection is not None:
+            raise self.rejection
+        if self.body_complete:
+            return await self.raw_receive()
+        try:
+            async with asyncio.timeout_at(self.deadline):
+                message = await self.raw_receive()
+        except TimeoutError:
+            self.rejection = _too_slow(self.limits.body_timeout)
+            raise self.rejection from None
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.limits.max_body_bytes:
+                self.rejection = _too_large(self.limits.max_body_bytes)
+                raise self.rejection
+            self.body_complete = not message.get("more_body", False)
+        return message
+
+    async def send(self, message: Message) -> None:
+        if self.rejection is not None:
+            return  # the app's own rendering of the rejection is replaced by ours
+        if message["type"] == "http.response.start":
+            self.response_started = True
+        await self.raw_send(message)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _reject(send: Send, error: BodyRejectedError) -> None:
+    body = orjson.dumps(
+        {
+            "type": PROBLEM_TYPE_BASE + ("payload-too-large" if error.status_code == 413 else "timeout"),
+            "title": "Content Too Large" if error.status_code == 413 else "Request Timeout",
+            "status": error.status_code,
+            "detail": error.detail,
+        }
+    )
+    headers = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+        # The rest of the body is never read, so the connection cannot carry another request.
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
