@@ -13,7 +13,7 @@ from app.config.auth import auth
 from app.schemas.auth import PasswordChange, RefreshRequest, TokenResponse
 from app.schemas.user import UserCreate, UserRead
 from pgbe.auth.dependencies import CurrentPrincipal, CurrentUser
-from pgbe.auth.passwords import check_password_policy, hash_password
+from pgbe.auth.passwords import hash_password
 from pgbe.auth.service import TokenPair
 from pgbe.errors import ConflictError
 from pgbe.http.problems import ERROR_RESPONSES
@@ -64,8 +64,7 @@ async def change_password(body: PasswordChange, principal: CurrentPrincipal) -> 
 
 @router.post("/register", status_code=201, responses={409: ERROR_RESPONSES[409]})
 async def register(body: UserCreate) -> UserRead:
-    """Create an account with the `user` role."""
-    check_password_policy(body.password, email=body.email)
+    """Create an account with the `user` role (the password policy is checked by UserCreate)."""
     hashed = await run_in_threadpool(hash_password, body.password)
     async with auth.database.acquire() as conn, conn.transaction():
         if await conn.fetchval("SELECT 1 FROM users WHERE lower(email) = lower($1)", body.email):

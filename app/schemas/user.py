@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field
+from pydantic import EmailStr, Field, model_validator
 
+from pgbe.auth.passwords import password_problems
 from pgbe.schemas import Chars, CreateSchema, ReadSchema, UpdateSchema
 
 Role = Literal["admin", "staff", "user"]
@@ -20,6 +21,13 @@ class UserCreate(CreateSchema):
     first_name: Annotated[str, Chars(100, min=1)]
     last_name: Annotated[str, Chars(100, min=1)]
     password: Password
+
+    @model_validator(mode="after")
+    def _password_policy(self) -> UserCreate:
+        problems = password_problems(self.password, email=self.email)
+        if problems:
+            raise ValueError(f"password {problems[0]}")
+        return self
 
 
 class UserUpdate(UpdateSchema):

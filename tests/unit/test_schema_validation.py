@@ -28,7 +28,7 @@ VALID_CREATE: dict[type[Schema], dict[str, Any]] = {
         "email": "ada@example.com",
         "first_name": "Ada",
         "last_name": "Lovelace",
-        "password": "x" * 12,
+        "password": "Analytical-Engine-1843",
     },
 }
 SCHEMA_MODEL: list[tuple[type[Schema], type[BaseModel]]] = [
