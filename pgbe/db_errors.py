@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import MetaData
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.orm.exc import StaleDataError
 
 from pgbe.errors import (
     AppError,
@@ -99,6 +100,12 @@ def translate(exc: BaseException) -> AppError | None:
     """Return the framework error for a driver error, or None when it is not a known kind."""
     if isinstance(exc, AppError):
         return exc
+    if isinstance(exc, StaleDataError):  # an ORM update or delete matched no row at the loaded version
+        return ConflictError("The row was changed or deleted by someone else; reload it and retry")
+    return _translate_driver_error(exc)
+
+
+def _translate_driver_error(exc: BaseException) -> AppError | None:
     state = sqlstate_of(exc)
     constraint = _diag(exc, "constraint_name")
     detail = _diag(exc, "message_detail") or _diag(exc, "detail")

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from pgbe.db_errors import RETRYABLE_SQLSTATES, sqlstate_of, translate
 
@@ -34,7 +35,7 @@ def atomic(db: Session) -> Iterator[Session]:
     except BaseException as exc:
         if depth == 0:
             db.rollback()
-        if isinstance(exc, DBAPIError) and (app_error := translate(exc)) is not None:
+        if isinstance(exc, DBAPIError | StaleDataError) and (app_error := translate(exc)) is not None:
             raise app_error from exc
         raise
     finally:
@@ -48,7 +49,7 @@ def commit_or_flush(db: Session) -> None:
             db.flush()
         else:
             db.commit()
-    except DBAPIError as exc:
+    except (DBAPIError, StaleDataError) as exc:
         if not in_atomic(db):
             db.rollback()
         app_error = translate(exc)

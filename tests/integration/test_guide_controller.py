@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.controllers.base_controller import BaseController
@@ -223,3 +223,15 @@ def test_session_stays_usable_after_a_translated_conflict(db: Session) -> None:
     music = category_controller.create(db, obj_in=CategoryCreate(name="Music"))
 
     assert music.id is not None
+
+
+def test_update_of_a_row_changed_meanwhile_raises_conflict(db: Session) -> None:
+    lamp = product_controller.create(db, obj_in={"name": "Lamp", "price": 25})
+    table = Product.__table__  # a plain SQL update, as another request would make it
+    db.execute(update(table).where(table.c.id == lamp.id).values(price=99, version=table.c.version + 1))
+    db.commit()
+
+    with pytest.raises(ConflictError, match="changed or deleted"):
+        product_controller.update(db, db_obj=lamp, obj_in={"price": 30})
+
+    assert db.scalar(select(Product.price).where(Product.id == lamp.id)) == 99
