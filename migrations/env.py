@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, pool
 import app.models  # noqa: F401 - imports every model into the metadata
 from app.config.settings import get_settings
 from app.models.base import BaseModel
+from pgbe.batches import PROGRESS_TABLE
 from pgbe.database import resolve_url, with_driver
 
 config = context.config
@@ -57,12 +58,18 @@ def _skip_empty_revision(_: MigrationContext, __: Any, directives: list[Migratio
         logger.warning("No changes between the models and the database: no revision written.")
 
 
+def _include_name(name: str | None, type_: str, _: Any) -> bool:
+    """Leave pgbe's own bookkeeping tables out of autogenerate and `alembic check`."""
+    return not (type_ == "table" and name == PROGRESS_TABLE)
+
+
 def _options() -> dict[str, Any]:
     return {
         "target_metadata": target_metadata,
         "compare_type": True,
         "compare_server_default": True,
         "include_schemas": False,
+        "include_name": _include_name,
         "process_revision_directives": _skip_empty_revision,
     }
 
