@@ -23,6 +23,7 @@ from pgbe.http.health import health_router
 from pgbe.http.limits import BodyLimitMiddleware
 from pgbe.http.orm_json import register_orm_encoder
 from pgbe.http.problems import install_problem_handlers
+from pgbe.http.replicas import ReadYourWritesMiddleware, replica_readiness
 from pgbe.migrations import head_revisions
 
 logger = logging.getLogger("app")
@@ -65,11 +66,13 @@ def create_app() -> FastAPI:
     install_problem_handlers(app)
     register_orm_encoder(BaseModel)
     # middleware (body limits, ...) is installed here
+    app.add_middleware(ReadYourWritesMiddleware, database=database)  # innermost: sees each write's outcome
     app.add_middleware(
         BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, body_timeout=settings.http_body_timeout
     )
     app.add_middleware(CancelOnDisconnectMiddleware)  # outermost: sees the client before anything else
-    app.include_router(health_router({"database": _database_ready, "schema": _schema_ready}))
+    checks = {"database": _database_ready, "schema": _schema_ready, "replicas": replica_readiness(database)}
+    app.include_router(health_router(checks))
     # auth routes are included here
     install_auth(app, auth)
     app.include_router(auth_api.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from functools import cached_property
@@ -10,13 +11,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from pgbe import embedded
 from pgbe.errors import ServiceUnavailableError
+from pgbe.replicas import ReplicaSet, current_routing, mark_primary_used, parse_lsn
+from pgbe.routing import RoutingSession
 from pgbe.settings import PgbeSettings
 
 T = TypeVar("T")
@@ -106,7 +109,31 @@ class Database:
             "connect_args": self.sync_connect_args(),
         }
         options.update(overrides)
-        return create_engine(with_driver(url, "psycopg"), **options)
+        engine = create_engine(with_driver(url, "psycopg"), **options)
+        self._set_local_timeouts(engine)
+        return engine
+
+    def _set_local_timeouts(self, engine: Engine) -> None:
+        # Behind a transaction-pooling PgBouncer, session settings would leak to other clients, so
+        # the timeouts are set per transaction instead (one extra statement at the start of each).
+        if not self.settings.db_pgbouncer:
+            return
+        s = self.settings
+        statement_ms, idle_ms = s.db_statement_timeout_ms, s.db_idle_in_transaction_timeout_ms
+        timeouts = (
+            f"SELECT set_config('statement_timeout', '{statement_ms:d}', true),"
+            f" set_config('idle_in_transaction_session_timeout', '{idle_ms:d}', true)"
+        )
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql(timeouts)
+
+    def make_replica_engine(self, url: URL | str) -> Engine:
+        """Create the sync engine of a replica: a short connect timeout, so a hung one is skipped."""
+        args = self.sync_connect_args()
+        args["connect_timeout"] = max(2, math.ceil(self.settings.db_replica_connect_timeout))
+        return self.make_engine(url, connect_args=args)
 
     @cached_property
     def engine(self) -> Engine:
@@ -122,7 +149,7 @@ class Database:
     def async_engine(self) -> AsyncEngine:
         """The primary's async engine (asyncpg), on the same settings."""
         s = self.settings
-        return create_async_engine(
+        engine = create_async_engine(
             with_driver(self.url, "asyncpg"),
             pool_size=s.db_pool_size,
             max_overflow=s.db_max_overflow,
@@ -132,11 +159,36 @@ class Database:
             echo=s.sql_echo,
             connect_args=self.async_connect_args(),
         )
+        self._set_local_timeouts(engine.sync_engine)
+        return engine
 
     @cached_property
     def AsyncSessionLocal(self) -> async_sessionmaker[AsyncSession]:
         """The async session factory."""
         return async_sessionmaker(bind=self.async_engine, expire_on_commit=False)
+
+    @cached_property
+    def replicas(self) -> ReplicaSet:
+        """The read replicas (`database_replica_urls`); empty when none are configured."""
+        return ReplicaSet(self, [with_driver(u, "psycopg") for u in self.settings.database_replica_urls])
+
+    @cached_property
+    def ReadSessionLocal(self) -> sessionmaker[Session]:
+        """The factory of read sessions: a replica until the session writes, then the primary."""
+        return sessionmaker(
+            class_=RoutingSession, database=self, bind=self.engine, autoflush=False, expire_on_commit=False
+        )
+
+    def read_session(self) -> Iterator[Session]:
+        """Yield a read-routing session (`get_read_db`), rolled back on error and always closed."""
+        db = self.ReadSessionLocal()
+        try:
+            yield db
+        except BaseException:
+            db.rollback()
+            raise
+        finally:
+            db.close()
 
     def session(self) -> Iterator[Session]:
         """Yield a session that is rolled back on error and always closed."""
@@ -184,6 +236,13 @@ class Database:
         return self._pool
 
     async def _open_pool(self, dsn: str) -> asyncpg.Pool:
+        try:
+            return await self.create_asyncpg_pool(dsn)
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            raise ServiceUnavailableError("The database is unavailable", retry_after=2) from exc
+
+    async def create_asyncpg_pool(self, url: URL | str, **overrides: Any) -> asyncpg.Pool:
+        """Open an asyncpg pool on `url` with the project's settings (`overrides` win)."""
         s = self.settings
         kwargs: dict[str, Any] = {
             "min_size": 1,
@@ -197,15 +256,50 @@ class Database:
             kwargs["statement_cache_size"] = 0
         else:
             kwargs["server_settings"] = self._server_settings()
-        try:
-            pool: asyncpg.Pool = await asyncpg.create_pool(dsn, **kwargs)
-        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-            raise ServiceUnavailableError("The database is unavailable", retry_after=2) from exc
+        kwargs.update(overrides)
+        pool: asyncpg.Pool = await asyncpg.create_pool(libpq_dsn(url), **kwargs)
         return pool
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
-        """Borrow a connection of the async pool, waiting at most the pool timeout."""
+        """Borrow a connection of the primary's async pool, waiting at most the pool timeout.
+
+        The rest of the request then reads from the primary too (it may have written).
+        """
+        mark_primary_used()
+        async with self._acquire_primary() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def acquire_read(self, *, min_lsn: str | None = None) -> AsyncIterator[asyncpg.Connection]:
+        """Borrow a connection for a read-only statement (a replica when configured, else the primary).
+
+        `min_lsn` is the WAL position the caller has seen (read-your-writes); a replica that has not
+        replayed it yet is not used.
+        """
+        routing = current_routing()
+        if not self.replicas or (routing is not None and routing.wrote):
+            picked = None
+        else:
+            needed = parse_lsn(min_lsn)
+            if routing is not None and routing.min_lsn is not None:
+                needed = max(needed or 0, routing.min_lsn)
+            picked = await self.replicas.acquire(needed)
+        if picked is None:
+            async with self._acquire_primary() as conn:
+                yield conn
+            return
+        replica, conn = picked
+        try:
+            yield conn
+        except _DIED_MID_FLIGHT as exc:
+            replica.mark_down(exc)
+            raise
+        finally:
+            await self.replicas.release(replica, conn)
+
+    @asynccontextmanager
+    async def _acquire_primary(self) -> AsyncIterator[asyncpg.Connection]:
         pool = await self.pool()
         try:
             conn = await pool.acquire(timeout=self.settings.db_pool_timeout)
@@ -216,16 +310,23 @@ class Database:
         finally:
             await pool.release(conn)
 
-    @asynccontextmanager
-    async def acquire_read(self, *, min_lsn: str | None = None) -> AsyncIterator[asyncpg.Connection]:
-        """Borrow a connection for a read-only statement (a replica when configured, else the primary).
+    async def current_lsn(self, conn: asyncpg.Connection | None = None) -> str:
+        """Return the primary's current WAL position (after a commit: a read-your-writes token)."""
+        if conn is not None:
+            lsn: str = await conn.fetchval("SELECT pg_current_wal_lsn()::text")
+            return lsn
+        async with self._acquire_primary() as primary:
+            lsn = await primary.fetchval("SELECT pg_current_wal_lsn()::text")
+        return lsn
 
-        `min_lsn` is the WAL position the caller has seen (read-your-writes); a replica that has not
-        replayed it yet is not used.
-        """
-        del min_lsn
-        async with self.acquire() as conn:
-            yield conn
+    async def replica_problems(self) -> list[str]:
+        """Check every replica now; return one line per replica that is not serving reads."""
+        results = await asyncio.gather(*(self.replicas.check(r) for r in self.replicas.replicas))
+        return [
+            f"{r.name} {problem}"
+            for r, problem in zip(self.replicas.replicas, results, strict=True)
+            if problem
+        ]
 
     async def run_read(
         self, work: Callable[[asyncpg.Connection], Awaitable[T]], *, min_lsn: str | None = None
@@ -245,6 +346,8 @@ class Database:
 
     async def close(self) -> None:
         """Close every pool this database opened."""
+        if "replicas" in self.__dict__:
+            await self.replicas.close()
         if self._pool_opening is not None:
             self._pool_opening.cancel()
             self._pool_opening = None

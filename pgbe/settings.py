@@ -35,6 +35,7 @@ class PgbeSettings(BaseSettings):
     db_async_pool_size: int = Field(default=10, ge=1)
     db_pgbouncer: bool = Field(default=False, description="A transaction-pooling PgBouncer is in front.")
     db_replica_max_lag_seconds: float = Field(default=10.0, ge=0)
+    db_replica_connect_timeout: float = Field(default=2.0, gt=0, description="Seconds, then skipped.")
     # Migrations: wait at most this long for a lock, and bound each statement (0 = no limit).
     db_migration_lock_timeout_ms: int = Field(default=5_000, ge=0)
     db_migration_statement_timeout_ms: int = Field(default=300_000, ge=0)

@@ -1,4 +1,4 @@
-"""The application's database: engines, sessions and the `get_db` dependency."""
+"""The application's database: engines, sessions and the `get_db` / `get_read_db` dependencies."""
 
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ AsyncSessionLocal = database.AsyncSessionLocal
 def get_db() -> Iterator[Session]:
     """Yield a session for one request; rolled back on error and always closed."""
     yield from database.session()
+
+
+def get_read_db() -> Iterator[Session]:
+    """Yield a session reading from a replica (primary after a write, or while replicas lag)."""
+    yield from database.read_session()
 
 
 async def get_async_db() -> AsyncIterator[AsyncSession]:

@@ -12,6 +12,12 @@ from pgbe.http.problems import problem_response
 ReadinessCheck = Callable[[], Awaitable[str | None]]
 
 
+class Degraded(str):
+    """A check result that is reported but leaves the service ready (a replica down: reads fall back)."""
+
+    __slots__ = ()
+
+
 def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
     """Return `/health/live` and `/health/ready`; each check returns None when fine, else the reason."""
     router = APIRouter(prefix="/health", tags=["health"])
@@ -31,6 +37,9 @@ def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
                 reason = await check()
             except Exception as exc:
                 reason = f"{type(exc).__name__}"
+            if isinstance(reason, Degraded):
+                results[name] = f"degraded: {reason}"
+                continue
             results[name] = reason or "ok"
             failed = failed or reason is not None
         if failed:
