@@ -16,6 +16,7 @@ from app.config.auth import auth
 from app.config.database import database
 from app.config.settings import get_settings
 from app.models import BaseModel
+from app.resources import RESOURCES
 from pgbe.auth.dependencies import install_auth
 from pgbe.database import describe
 from pgbe.http.disconnect import CancelOnDisconnectMiddleware
@@ -25,6 +26,7 @@ from pgbe.http.orm_json import register_orm_encoder
 from pgbe.http.problems import install_problem_handlers
 from pgbe.http.replicas import ReadYourWritesMiddleware, replica_readiness
 from pgbe.migrations import head_revisions
+from pgbe.resources import ResourceRegistry, register
 
 logger = logging.getLogger("app")
 
@@ -78,6 +80,8 @@ def create_app() -> FastAPI:
     app.include_router(auth_api.router)
     app.include_router(api_router)
     # generated REST resources are registered here
+    registry = ResourceRegistry(database, settings, resolve_principal=auth.resolve_principal)
+    register(app, *RESOURCES, registry=registry)
     # the admin site is mounted here
     return app
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from pgbe.testing.api import ApiClient
 from pgbe.testing.databases import TestServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,3 +100,29 @@ def db(engine: Engine) -> Iterator[Session]:
         session.close()
         outer.rollback()
         connection.close()
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[ApiClient]:
+    """An async HTTP client on the app; its database work is one transaction rolled back after the test.
+
+    `api.conn` is that transaction's asyncpg connection, `api.queries` counts the statements run on it.
+    """
+    from app.config.database import database
+    from app.main import app
+    from pgbe.testing.api import rolled_back_client
+
+    async with rolled_back_client(app, database) as client:
+        yield client
+
+
+@pytest.fixture
+def bearer() -> Callable[[int, str], dict[str, str]]:
+    """Return `bearer(user_id, role)`: an Authorization header with a valid access token."""
+    from app.config.auth import auth
+    from pgbe.auth.principal import Principal
+
+    def headers(user_id: int, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {auth.codec.issue_access(Principal(user_id=user_id, role=role))}"}
+
+    return headers

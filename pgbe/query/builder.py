@@ -1,0 +1,73 @@
+"""Build SQLAlchemy Core conditions and ordering from parsed list parameters.
+
+The same functions serve the async fast path (which compiles the statement once per shape and binds
+values positionally) and the sync controllers (which execute the statement with the values bound).
+Every value is a bound parameter named `f<i>`; names never reach the SQL text unless allow-listed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import UnaryExpression
+
+from pgbe.query.params import Filter, ListParams
+from pgbe.query.spec import QuerySpec
+
+_LIKE_ESCAPE = "\\"
+
+
+def _condition(flt: Filter, name: str) -> ColumnElement[bool]:
+    column = flt.field.attribute
+    sa_type = column.property.columns[0].type
+    op = flt.op
+    if op == "isnull":
+        return column.is_(None) if flt.value else column.is_not(None)
+    if op == "in":
+        return column == any_(bindparam(name, flt.value, type_=ARRAY(sa_type)))
+    param = bindparam(name, flt.value, type_=sa_type)
+    conditions: dict[str, ColumnElement[bool]] = {
+        "eq": column == param,
+        "ne": column.is_distinct_from(param),
+        "gt": column > param,
+        "gte": column >= param,
+        "lt": column < param,
+        "lte": column <= param,
+    }
+    if op in conditions:
+        return conditions[op]
+    if op == "icontains":
+        return column.ilike(param, escape=_LIKE_ESCAPE)
+    return column.like(param, escape=_LIKE_ESCAPE)
+
+
+def filter_clause(flt: Filter, name: str) -> ColumnElement[bool]:
+    """Return the condition of one filter; a related field becomes an EXISTS subquery."""
+    condition = _condition(flt, name)
+    rel = flt.field.relationship
+    if rel is None:
+        return condition
+    return rel.any(condition) if flt.field.uselist else rel.has(condition)
+
+
+def where_clauses(params: ListParams) -> list[ColumnElement[bool]]:
+    """Return the WHERE conditions of `params` (parameters named f0, f1, ...)."""
+    return [filter_clause(flt, f"f{i}") for i, flt in enumerate(params.filters)]
+
+
+def order_by(spec: QuerySpec, params: ListParams, columns: Any = None) -> list[UnaryExpression[Any]]:
+    """Return the ORDER BY of `params`, ending with the primary key so pages are stable.
+
+    `columns` maps names to columns of a subquery; by default the model's columns are used.
+    """
+    pk_name = spec.primary_key.key
+    result = []
+    for name, desc in params.sort:
+        column = columns[name] if columns is not None else spec.sort[name]
+        result.append(column.desc() if desc else column.asc())
+    if pk_name not in dict(params.sort):
+        pk = columns[pk_name] if columns is not None else getattr(spec.model, pk_name)
+        result.append(pk.asc())
+    return result

@@ -1,0 +1,115 @@
+"""What a resource lets callers filter, sort and include, checked against its model and Read schema."""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel as Schema
+from sqlalchemy import String, Text
+from sqlalchemy.orm import InstrumentedAttribute, Mapper, RelationshipProperty
+
+from pgbe.query.values import Coercer, coercer_for
+
+OPERATORS = frozenset(
+    {"eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "startswith", "icontains", "isnull"}
+)
+TEXT_OPERATORS = frozenset({"contains", "startswith", "icontains"})
+
+
+def related_schema(annotation: Any) -> type[Schema] | None:
+    """Return the pydantic model inside `X`, `X | None` or `list[X]`, or None."""
+    if isinstance(annotation, type) and issubclass(annotation, Schema):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, list, tuple, typing.Annotated):
+        for arg in typing.get_args(annotation):
+            found = related_schema(arg)
+            if found is not None:
+                return found
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class FilterField:
+    """One filterable field: `price`, or `category.name` through a relationship."""
+
+    name: str
+    attribute: InstrumentedAttribute[Any]
+    relationship: InstrumentedAttribute[Any] | None
+    operators: frozenset[str]
+    coerce: Coercer
+
+    @property
+    def uselist(self) -> bool:
+        """Tell whether the relationship is a collection (EXISTS over any member)."""
+        return self.relationship is not None and bool(self.relationship.property.uselist)
+
+
+class QuerySpec:
+    """The allow-lists of one resource, refused at declaration when they name an unreadable field."""
+
+    def __init__(
+        self,
+        model: type[Any],
+        read: type[Schema],
+        *,
+        filters: Mapping[str, Iterable[str]] | None = None,
+        sort: Iterable[str] = (),
+        includes: Iterable[str] = (),
+    ) -> None:
+        self.model = model
+        self.read = read
+        self.mapper: Mapper[Any] = model.__mapper__
+        self.primary_key = self.mapper.primary_key[0]
+        self.filters: dict[str, FilterField] = {
+            name: self._filter_field(name, frozenset(ops)) for name, ops in (filters or {}).items()
+        }
+        self.sort: dict[str, InstrumentedAttribute[Any]] = {name: self._column(name) for name in sort}
+        self.includes: dict[str, RelationshipProperty[Any]] = {name: self._include(name) for name in includes}
+
+    def _column(self, name: str) -> InstrumentedAttribute[Any]:
+        return self._readable_column(self.model, self.read, name)
+
+    @staticmethod
+    def _readable_column(model: type[Any], read: type[Schema], name: str) -> InstrumentedAttribute[Any]:
+        if name not in read.model_fields:
+            raise ValueError(f"{model.__name__}.{name} is not in {read.__name__}; it cannot be queried")
+        if name not in model.__mapper__.column_attrs:
+            raise ValueError(f"{model.__name__}.{name} is not a column")
+        attribute: InstrumentedAttribute[Any] = getattr(model, name)
+        return attribute
+
+    def _include(self, name: str) -> RelationshipProperty[Any]:
+        if name not in self.mapper.relationships:
+            raise ValueError(f"{self.model.__name__}.{name} is not a relationship")
+        if name not in self.read.model_fields:
+            raise ValueError(f"{self.model.__name__}.{name} is not in {self.read.__name__}")
+        if related_schema(self.read.model_fields[name].annotation) is None:
+            raise ValueError(f"{self.read.__name__}.{name} is not a schema or a list of schemas")
+        rel: RelationshipProperty[Any] = self.mapper.relationships[name]
+        return rel
+
+    def _filter_field(self, name: str, operators: frozenset[str]) -> FilterField:
+        unknown = operators - OPERATORS
+        if unknown or not operators:
+            raise ValueError(f"filter {name!r}: unknown operators {sorted(unknown)}")
+        relationship = None
+        if "." in name:
+            rel_name, _, column_name = name.partition(".")
+            if "." in column_name:
+                raise ValueError(f"filter {name!r}: only one relationship level is supported")
+            rel = self._include(rel_name)
+            target_read = related_schema(self.read.model_fields[rel_name].annotation)
+            assert target_read is not None
+            attribute = self._readable_column(rel.mapper.class_, target_read, column_name)
+            relationship = getattr(self.model, rel_name)
+        else:
+            attribute = self._column(name)
+        sa_type = attribute.property.columns[0].type
+        if operators & TEXT_OPERATORS and not isinstance(sa_type, String | Text):
+            raise ValueError(f"filter {name!r}: text operators on a non-text column")
+        return FilterField(name, attribute, relationship, operators, coercer_for(sa_type))

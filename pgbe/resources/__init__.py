@@ -1,0 +1,8 @@
+"""Generated REST resources: declared in a few lines, answered with one SQL statement per request."""
+
+from pgbe.resources.permissions import Permissions
+from pgbe.resources.registry import ResourceRegistry
+from pgbe.resources.resource import Resource
+from pgbe.resources.routes import Page, register
+
+__all__ = ["Page", "Permissions", "Resource", "ResourceRegistry", "register"]

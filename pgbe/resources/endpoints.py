@@ -1,0 +1,281 @@
+"""The request handlers of generated resources: one SQL statement each, JSON built by PostgreSQL."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+import pydantic
+from pydantic import BaseModel as Schema
+from sqlalchemy import ColumnElement
+from starlette.requests import Request
+from starlette.responses import Response
+
+from pgbe.auth.principal import Principal
+from pgbe.db_errors import translate
+from pgbe.errors import (
+    AppError,
+    NotFoundError,
+    PreconditionFailedError,
+    PreconditionRequiredError,
+    ValidationError,
+)
+from pgbe.query.params import INT4_MAX, parse_list_params, single_includes
+from pgbe.resources.resource import Hook, Resource
+from pgbe.resources.statements import (
+    Compiled,
+    compile_statement,
+    delete_row,
+    insert_row,
+    select_one,
+    select_page,
+    update_row,
+)
+
+JSON = "application/json"
+_ETAG = re.compile(r'\s*(?:W/)?"?(\d{1,10})"?\s*')
+
+
+def _registry(res: Resource) -> Any:
+    if res.registry is None:
+        raise RuntimeError(f"resource {res.path} is not registered")
+    return res.registry
+
+
+def _row_id(request: Request) -> int:
+    raw = request.path_params["id"]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10 or not 1 <= int(raw) <= INT4_MAX:
+        raise ValidationError(
+            "path.id: must be a positive 32-bit integer",
+            field="id",
+            errors=[
+                {"loc": ["path", "id"], "msg": "must be a positive 32-bit integer", "type": "int_parsing"}
+            ],
+        )
+    return int(raw)
+
+
+def _not_found(res: Resource, pk: int) -> NotFoundError:
+    return NotFoundError(f"{res.label} {pk} not found")
+
+
+def _driver_error(res: Resource, exc: Exception) -> Exception:
+    if isinstance(exc, asyncpg.DataError):  # raised by asyncpg itself while encoding a parameter
+        return ValidationError("A value is out of range or malformed for its column")
+    error = translate(exc)
+    if error is None:
+        return exc
+    if error.field in res.field_names:
+        public = res.field_names[error.field]
+        error.detail = error.detail.replace(error.field, public)
+        error.field = public
+    return error
+
+
+async def _fetchrow(
+    res: Resource, request: Request, compiled: Compiled, values: Mapping[str, Any], *, read: bool
+) -> asyncpg.Record:
+    database = _registry(res).database
+    try:
+        if read:
+            position = _registry(res).read_position(request)
+            async with database.acquire_read(min_lsn=position) as conn:
+                row = await conn.fetchrow(compiled.sql, *compiled.args(values))
+        else:
+            async with database.acquire() as conn:
+                row = await conn.fetchrow(compiled.sql, *compiled.args(values))
+    except (asyncpg.PostgresError, asyncpg.DataError) as exc:
+        raise _driver_error(res, exc) from exc
+    return row
+
+
+def _owner_values(res: Resource, principal: Principal | None, values: dict[str, Any]) -> bool:
+    scoped = res.scoped(principal)
+    if scoped:
+        values["owner"] = principal.user_id if principal is not None else None
+    return scoped
+
+
+async def list_rows(res: Resource, request: Request) -> Response:
+    """GET /things: a page of rows with the total count."""
+    registry = _registry(res)
+    principal = await registry.principal(request)
+    res.permissions.list_permission(principal)
+    params = parse_list_params(
+        res.spec,
+        request.query_params.multi_items(),
+        default_limit=registry.default_limit,
+        max_limit=registry.max_limit,
+    )
+    values = params.bind_values()
+    scoped = _owner_values(res, principal, values)
+    compiled = res.statement(
+        ("list", params.shape, scoped), lambda: select_page(res.target, params, scoped=scoped)
+    )
+    row = await _fetchrow(res, request, compiled, values, read=True)
+    return Response(row[0], media_type=JSON)
+
+
+async def get_row(res: Resource, request: Request) -> Response:
+    """GET /things/{id}: one row, with an ETag of its version."""
+    registry = _registry(res)
+    principal = await registry.principal(request)
+    res.permissions.read(principal)
+    pk = _row_id(request)
+    includes = (
+        single_includes(res.spec, request.query_params.multi_items()) if request.scope["query_string"] else ()
+    )
+    values: dict[str, Any] = {"id": pk}
+    scoped = _owner_values(res, principal, values)
+    compiled = res.statement(
+        ("get", includes, scoped), lambda: select_one(res.target, includes, scoped=scoped)
+    )
+    row = await _fetchrow(res, request, compiled, values, read=True)
+    if row is None:
+        raise _not_found(res, pk)
+    headers = {"ETag": f'"{row[1]}"'} if row[1] is not None else None
+    return Response(row[0], media_type=JSON, headers=headers)
+
+
+async def _body(request: Request, schema: type[Schema] | None) -> dict[str, Any]:
+    if schema is None:
+        raise AppError("no schema for this method")
+    raw = await request.body()
+    try:
+        obj = schema.model_validate_json(raw)
+    except pydantic.ValidationError as exc:
+        errors = [
+            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_input=False, include_context=False)
+        ]
+        first = errors[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ValidationError(f"{where}: {first['msg']}", errors=errors) from None
+    set_fields = obj.model_fields_set
+    return {k: v for k, v in obj.model_dump().items() if k in set_fields or v is not None}
+
+
+async def _hook(hook: Hook | None, data: dict[str, Any], principal: Principal | None) -> dict[str, Any]:
+    if hook is None:
+        return data
+    result = hook(data, principal)
+    if inspect.isawaitable(result):
+        result = await result
+    assert isinstance(result, dict)
+    return result
+
+
+def _split(res: Resource, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    links = {k: data.pop(k) for k in list(data) if k in res.links}
+    links = {k: v for k, v in links.items() if v is not None}
+    for key in data:
+        if key not in res.mapper.columns:
+            raise AppError(f"{key!r} is not a column of {res.model.__name__}")
+    return data, links
+
+
+def _write_statement(res: Resource, key: tuple[Any, ...], data: Mapping[str, Any], build: Any) -> Compiled:
+    if any(isinstance(v, ColumnElement) for v in data.values()):
+        return compile_statement(build())
+    return res.statement(key, build)
+
+
+def _write_values(data: Mapping[str, Any], links: Mapping[str, Any]) -> dict[str, Any]:
+    values = {f"v_{k}": v for k, v in data.items() if not isinstance(v, ColumnElement)}
+    values.update({f"l_{k}": list(v) for k, v in links.items()})
+    return values
+
+
+def _set_owner(res: Resource, data: dict[str, Any], principal: Principal | None) -> None:
+    """Non-admins always own what they create; admins own it unless they name an owner."""
+    owner = res.owner_field
+    if owner is None or principal is None or owner == res.target.pk.name:
+        return
+    if res.scoped(principal) or owner not in data:
+        data[owner] = principal.user_id
+
+
+async def create_row(res: Resource, request: Request) -> Response:
+    """POST /things: insert a row; 201 with its Location and ETag."""
+    principal = await _registry(res).principal(request)
+    res.permissions.create(principal)
+    data = await _body(request, res.create_schema)
+    data, links = _split(res, await _hook(res.before_create, data, principal))
+    _set_owner(res, data, principal)
+    key = ("create", tuple(sorted(data)), tuple(sorted(links)))
+    compiled = _write_statement(res, key, data, lambda: insert_row(res.target, data, links))
+    row = await _fetchrow(res, request, compiled, _write_values(data, links), read=False)
+    headers = {"Location": f"{res.path}/{row[1]}"}
+    if row[2] is not None:
+        headers["ETag"] = f'"{row[2]}"'
+    return Response(row[0], status_code=201, media_type=JSON, headers=headers)
+
+
+def _if_match(res: Resource, request: Request) -> list[int] | None:
+    """Return the versions If-Match accepts; None when any version will do."""
+    header = request.headers.get("if-match")
+    if header is None:
+        if res.require_if_match and res.target.versioned:
+            raise PreconditionRequiredError("This resource requires an If-Match header with its ETag")
+        return None
+    if header.strip() == "*" or not res.target.versioned:
+        return None
+    versions = []
+    for part in header.split(","):
+        match = _ETAG.fullmatch(part)
+        if match is None or int(match.group(1)) > INT4_MAX:
+            raise PreconditionFailedError("If-Match does not match the current version")
+        versions.append(int(match.group(1)))
+    return versions
+
+
+async def update_row_handler(res: Resource, request: Request) -> Response:
+    """PATCH /things/{id}: change the given fields; If-Match checks the version in the same statement."""
+    principal = await _registry(res).principal(request)
+    res.permissions.update(principal)
+    pk = _row_id(request)
+    versions = _if_match(res, request)
+    data = await _body(request, res.update_schema_of(principal))
+    data, links = _split(res, await _hook(res.before_update, data, principal))
+    values = _write_values(data, links)
+    values["id"] = pk
+    check = versions is not None
+    if check:
+        values["versions"] = versions
+    scoped = _owner_values(res, principal, values)
+    key = ("update", tuple(sorted(data)), tuple(sorted(links)), scoped, check)
+    compiled = _write_statement(
+        res, key, data, lambda: update_row(res.target, data, links, scoped=scoped, check_version=check)
+    )
+    body, version, found = await _fetchrow(res, request, compiled, values, read=False)
+    if body is None:
+        if found:
+            raise PreconditionFailedError(f"{res.label} {pk} has changed; fetch it again")
+        raise _not_found(res, pk)
+    headers = {"ETag": f'"{version}"'} if version is not None else None
+    return Response(body, media_type=JSON, headers=headers)
+
+
+async def delete_row_handler(res: Resource, request: Request) -> Response:
+    """DELETE /things/{id}: 204; If-Match checks the version in the same statement."""
+    principal = await _registry(res).principal(request)
+    res.permissions.delete(principal)
+    pk = _row_id(request)
+    versions = _if_match(res, request)
+    values: dict[str, Any] = {"id": pk}
+    check = versions is not None
+    if check:
+        values["versions"] = versions
+    scoped = _owner_values(res, principal, values)
+    compiled = res.statement(
+        ("delete", scoped, check), lambda: delete_row(res.target, scoped=scoped, check_version=check)
+    )
+    deleted, found = await _fetchrow(res, request, compiled, values, read=False)
+    if not deleted:
+        if found:
+            raise PreconditionFailedError(f"{res.label} {pk} has changed; fetch it again")
+        raise _not_found(res, pk)
+    return Response(status_code=204)

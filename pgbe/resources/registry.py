@@ -1,0 +1,60 @@
+"""The resources of one application and what their handlers share: database, limits, principal."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+
+from pgbe.auth.principal import Principal
+
+if TYPE_CHECKING:
+    from pgbe.database import Database
+    from pgbe.resources.resource import Resource
+    from pgbe.settings import PgbeSettings
+
+PrincipalResolver = Callable[[Request], Principal | Awaitable[Principal | None] | None]
+ReadPosition = Callable[[Request], str | None]
+
+
+def anonymous(request: Request) -> None:
+    """Resolve every request to no principal (until authentication is plugged in)."""
+    del request
+
+
+def no_read_position(request: Request) -> None:
+    """Ask for no particular WAL position when reading."""
+    del request
+
+
+class ResourceRegistry:
+    """Holds the database and the pluggable `resolve_principal` of every generated endpoint.
+
+    `resolve_principal(request)` returns the caller (or None); it may be sync or async. Authentication
+    replaces it (e.g. with a JWT decoder); it should be cheap, as every request calls it once.
+    `read_position(request)` returns the WAL position a read must see (read-your-writes), if any.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        settings: PgbeSettings,
+        *,
+        resolve_principal: PrincipalResolver = anonymous,
+        read_position: ReadPosition = no_read_position,
+    ) -> None:
+        self.database = database
+        self.default_limit = settings.page_default_limit
+        self.max_limit = settings.page_max_limit
+        self.resolve_principal = resolve_principal
+        self.read_position = read_position
+        self.resources: list[Resource] = []
+
+    async def principal(self, request: Request) -> Principal | None:
+        """Return the caller of `request`."""
+        result = self.resolve_principal(request)
+        if inspect.isawaitable(result):
+            return await result
+        return result

@@ -1,0 +1,267 @@
+"""Routes of generated resources: complete OpenAPI from declared signatures, served by raw handlers.
+
+Each route is a FastAPI `APIRoute` built from a signature that declares every query parameter, the
+body, the responses and the problem documents, so `/openapi.json` is complete. The route's ASGI app is
+then replaced by the resource handler, which parses the request itself: FastAPI's per-request
+dependency solving and response validation are skipped on the hot path (the handler's output is the
+Read schema's JSON, which a test checks for every resource).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import FastAPI, Header, Path, Query
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from pgbe.http.problems import PROBLEM_MEDIA_TYPE, Problem
+from pgbe.query.params import INT4_MAX, MAX_IN_VALUES
+from pgbe.resources import endpoints
+from pgbe.resources.registry import ResourceRegistry
+from pgbe.resources.resource import Resource
+
+T = TypeVar("T")
+Handler = Callable[[Resource, Request], Awaitable[Response]]
+
+_DESCRIPTIONS = {
+    401: "Not authenticated",
+    403: "Not allowed",
+    404: "No such row (or not yours)",
+    409: "Conflict with a unique or foreign key constraint",
+    412: "If-Match does not match the current version",
+    413: "Body too large",
+    422: "Invalid body, path or query parameter",
+    428: "If-Match required",
+    503: "Database unavailable",
+}
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of rows and the number of rows matching the filters."""
+
+    items: list[T]
+    total: int = Field(description="Rows matching the filters, on every page")
+    skip: int
+    limit: int
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {
+            "model": Problem,
+            "description": _DESCRIPTIONS[status],
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+class ResourceRoute(APIRoute):
+    """An APIRoute documented from its endpoint's signature and served by a resource handler."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], *, serve: ASGIApp, **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.app = serve
+
+
+def _serve(res: Resource, handler: Handler) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await handler(res, Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    return app
+
+
+def _documented(name: str, doc: str, params: list[inspect.Parameter]) -> Callable[..., Any]:
+    async def endpoint(**kwargs: Any) -> None:  # pragma: no cover - never called, see ResourceRoute
+        raise RuntimeError(f"served by the resource handler, not with {sorted(kwargs)}")
+
+    endpoint.__name__ = name
+    endpoint.__doc__ = doc
+    endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return endpoint
+
+
+def _param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+
+
+def _include_param(res: Resource) -> list[inspect.Parameter]:
+    if not res.spec.includes:
+        return []
+    allowed = ", ".join(res.spec.includes)
+    query = Query(description=f"Related data to embed, comma-separated: {allowed}")
+    return [_param("include", Annotated[str | None, query], None)]
+
+
+def _filter_params(res: Resource) -> list[inspect.Parameter]:
+    params: list[inspect.Parameter] = []
+    for name, field in res.spec.filters.items():
+        column_type = field.attribute.property.columns[0].type
+        try:
+            python_type: Any = column_type.python_type
+        except NotImplementedError:
+            python_type = str
+        for op in sorted(field.operators):
+            alias = name if op == "eq" else f"{name}__{op}"
+            annotation: Any = python_type
+            description = f"Rows whose {name} {op.replace('_', ' ')} the value"
+            if op == "in":
+                annotation = str
+                description = (
+                    f"Rows whose {name} is one of these comma-separated values (at most {MAX_IN_VALUES})"
+                )
+            elif op == "isnull":
+                annotation = bool
+                description = f"true: rows without a {name}; false: rows with one"
+            elif op in ("contains", "startswith", "icontains"):
+                annotation = str
+                description = f"Rows whose {name} {op} the text (% and _ match literally)"
+            query = Query(alias=alias, description=description)
+            params.append(_param(f"filter_{len(params)}", Annotated[annotation | None, query], None))
+    return params
+
+
+def _list_params(res: Resource, registry: ResourceRegistry) -> list[inspect.Parameter]:
+    sortable = ", ".join(res.spec.sort)
+    return [
+        _param("skip", Annotated[int, Query(ge=0, le=INT4_MAX, description="Rows to skip")], 0),
+        _param(
+            "limit",
+            Annotated[int, Query(ge=0, le=registry.max_limit, description="Rows per page")],
+            registry.default_limit,
+        ),
+        _param(
+            "sort",
+            Annotated[
+                str | None,
+                Query(description=f"Comma-separated fields, `-` for descending. Allowed: {sortable}"),
+            ],
+            None,
+        ),
+        *_include_param(res),
+        *_filter_params(res),
+    ]
+
+
+_ID = _param("id", Annotated[int, Path(ge=1, le=INT4_MAX)])
+_IF_MATCH = _param(
+    "if_match",
+    Annotated[str | None, Header(alias="If-Match", description="The ETag of the version you last read")],
+    None,
+)
+
+
+def _body(schema: type[BaseModel]) -> inspect.Parameter:
+    return _param("body", schema)
+
+
+def _routes(res: Resource, registry: ResourceRegistry) -> list[APIRoute]:
+    plural = res.model.__table__.name
+    item = f"{res.path}/{{id}}"
+    common: dict[str, Any] = {"tags": res.tags}
+    auth = (401, 403)
+    routes: list[APIRoute] = [
+        ResourceRoute(
+            res.path,
+            _documented(
+                f"list_{plural}", f"List {plural}: filter, sort, paginate.", _list_params(res, registry)
+            ),
+            serve=_serve(res, endpoints.list_rows),
+            methods=["GET"],
+            response_model=Page[res.read],  # type: ignore[name-defined]
+            responses=_problems(*auth, 422, 503),
+            **common,
+        ),
+        ResourceRoute(
+            item,
+            _documented(f"get_{plural}", f"Get one of {plural} by id.", [_ID, *_include_param(res)]),
+            serve=_serve(res, endpoints.get_row),
+            methods=["GET"],
+            response_model=res.read,
+            responses=_problems(*auth, 404, 422, 503),
+            **common,
+        ),
+    ]
+    if res.create_schema is not None:
+        routes.append(
+            ResourceRoute(
+                res.path,
+                _documented(f"create_{plural}", f"Create one of {plural}.", [_body(res.create_schema)]),
+                serve=_serve(res, endpoints.create_row),
+                methods=["POST"],
+                status_code=201,
+                response_model=res.read,
+                responses=_problems(*auth, 409, 413, 422, 503),
+                **common,
+            )
+        )
+    if res.update_schema is not None:
+        routes.append(
+            ResourceRoute(
+                item,
+                _documented(
+                    f"update_{plural}",
+                    f"Change some fields of one of {plural}.",
+                    [_ID, _IF_MATCH, _body(res.update_schema)],
+                ),
+                serve=_serve(res, endpoints.update_row_handler),
+                methods=["PATCH"],
+                response_model=res.read,
+                responses=_problems(*auth, 404, 409, 412, 413, 422, 428, 503),
+                **common,
+            )
+        )
+    routes.append(
+        ResourceRoute(
+            item,
+            _documented(f"delete_{plural}", f"Delete one of {plural}.", [_ID, _IF_MATCH]),
+            serve=_serve(res, endpoints.delete_row_handler),
+            methods=["DELETE"],
+            status_code=204,
+            response_class=Response,
+            responses=_problems(*auth, 404, 409, 412, 422, 428, 503),
+            **common,
+        )
+    )
+    return routes
+
+
+def _method_not_allowed(allowed: list[str]) -> Callable[[Request], Awaitable[Response]]:
+    allow = ", ".join(allowed)
+
+    async def endpoint(request: Request) -> Response:
+        raise HTTPException(
+            405, f"{request.method} is not allowed here; use {allow}", headers={"Allow": allow}
+        )
+
+    return endpoint
+
+
+def register(
+    app: FastAPI,
+    *resources: Resource,
+    registry: ResourceRegistry,
+) -> ResourceRegistry:
+    """Add the routes of `resources` to `app`, sharing `registry` (kept as `app.state.resources`)."""
+    app.state.resources = registry
+    for res in resources:
+        if res.registry is not None:
+            raise ValueError(f"resource {res.path} is registered twice")
+        res.registry = registry
+        registry.resources.append(res)
+        routes = _routes(res, registry)
+        app.router.routes.extend(routes)
+        for path in dict.fromkeys(route.path for route in routes):
+            methods = sorted({m for r in routes if r.path == path for m in (r.methods or ())})
+            app.router.routes.append(Route(path, _method_not_allowed(methods), include_in_schema=False))
+    app.openapi_schema = None
+    return registry

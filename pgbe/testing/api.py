@@ -1,0 +1,71 @@
+"""An HTTP client for the application whose database work is rolled back after each test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import httpx
+
+from pgbe.database import Database, libpq_dsn
+from pgbe.testing.queries import QueryCounter
+
+
+class ApiClient(httpx.AsyncClient):
+    """An httpx client on the ASGI app, with the test's database connection and statement counter.
+
+    `conn` is the one asyncpg connection every request of the test uses, inside a transaction rolled
+    back at the end: run SQL on it to set up rows or to check that a request changed nothing.
+    `queries` counts the statements requests run on it (the harness's savepoints excluded).
+    """
+
+    conn: asyncpg.Connection
+    queries: QueryCounter
+
+
+@asynccontextmanager
+async def rolled_back_client(app: Any, database: Database) -> AsyncIterator[ApiClient]:
+    """Yield an ApiClient; `database.acquire` / `acquire_read` hand out one connection in a transaction.
+
+    Each acquire opens a savepoint, so a request that fails leaves the test's transaction usable.
+    """
+    conn = await asyncpg.connect(libpq_dsn(database.url))
+    outer = conn.transaction()
+    await outer.start()
+    counter = QueryCounter()
+
+    @asynccontextmanager
+    async def acquire(*args: Any, **kwargs: Any) -> AsyncIterator[asyncpg.Connection]:
+        del args, kwargs
+        savepoint = conn.transaction()
+        with counter.paused():
+            await savepoint.start()
+        try:
+            yield conn
+        except BaseException:
+            with counter.paused():
+                await savepoint.rollback()
+            raise
+        with counter.paused():
+            await savepoint.commit()
+
+    saved = {name: database.__dict__.get(name) for name in ("acquire", "acquire_read")}
+    database.acquire = acquire  # type: ignore[method-assign]
+    database.acquire_read = acquire  # type: ignore[method-assign]
+    client = ApiClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    client.conn = conn
+    client.queries = counter
+    try:
+        with counter.watch_asyncpg(conn):
+            yield client
+    finally:
+        await client.aclose()
+        for name, value in saved.items():
+            if value is None:
+                database.__dict__.pop(name, None)
+            else:
+                setattr(database, name, value)
+        await outer.rollback()
+        await conn.close()
