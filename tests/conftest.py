@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from pgbe.testing.api import ApiClient
@@ -27,11 +28,18 @@ def pytest_configure(config: pytest.Config) -> None:
     from pgbe.migrations import alembic_config
 
     _server = TestServer.start()
-    url = _server.create_database()
+    url = direct_url = _server.create_database()
+    bouncer = os.environ.get("PGBE_TEST_PGBOUNCER_URL")
+    if bouncer:
+        # The app's connections go through a transaction-pooling PgBouncer in front of the test
+        # server; migrations and database creation go to the server directly.
+        via = make_url(bouncer)
+        url = make_url(url).set(host=via.host, port=via.port).render_as_string(hide_password=False)
+        os.environ["DB_PGBOUNCER"] = "true"
     os.environ["DATABASE_URL"] = url
     os.environ["ENVIRONMENT"] = "test"
     os.environ.pop("DATABASE_REPLICA_URLS", None)
-    command.upgrade(alembic_config(ROOT, url=url), "head")
+    command.upgrade(alembic_config(ROOT, url=direct_url), "head")
     config.stash[_url_key] = url
 
 
