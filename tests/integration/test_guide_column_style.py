@@ -7,7 +7,6 @@ schema of their own inside the test's transaction, so the app's migrated tables 
 
 from __future__ import annotations
 
-
 import pytest
 from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, inspect, select, text
 from sqlalchemy.exc import IntegrityError
