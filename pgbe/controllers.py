@@ -6,11 +6,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel as Schema
-from sqlalchemy import func, select
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import DeclarativeBase, Session, selectinload
 
 from pgbe.errors import NotFoundError
 from pgbe.naming import label, singularize
+from pgbe.query import ListParams, QuerySpec, order_by, where_clauses
 from pgbe.transactions import commit_or_flush
 
 ModelType = TypeVar("ModelType", bound=DeclarativeBase)
@@ -45,6 +46,31 @@ class BaseController(Generic[ModelType, CreateSchemaType, UpdateSchemaType]):
         pk = self.model.__mapper__.primary_key[0]
         stmt = select(self.model).order_by(pk).offset(skip).limit(limit)
         return db.scalars(stmt).all()
+
+    def get_page(
+        self,
+        db: Session,
+        spec: QuerySpec,
+        params: ListParams,
+        *,
+        where: Sequence[ColumnElement[bool]] = (),
+    ) -> tuple[Sequence[ModelType], int]:
+        """Return the rows of one page and the total, with the generated endpoints' filters and sort.
+
+        `params` comes from `parse_list_params(resource.spec, ...)`, so a hand-written endpoint
+        filters exactly as the generated one; included relationships are loaded eagerly.
+        """
+        conditions = [*where_clauses(params), *where]
+        stmt = (
+            select(self.model)
+            .where(*conditions)
+            .order_by(*order_by(spec, params))
+            .offset(params.skip)
+            .limit(params.limit)
+            .options(*(selectinload(getattr(self.model, name)) for name in params.includes))
+        )
+        total = db.scalar(select(func.count()).select_from(self.model).where(*conditions)) or 0
+        return db.scalars(stmt).all(), total
 
     def count(self, db: Session) -> int:
         """Return the number of rows."""

@@ -36,20 +36,19 @@ async def rolled_back_client(app: Any, database: Database) -> AsyncIterator[ApiC
     await outer.start()
     counter = QueryCounter()
 
+    counted = counter.wrap(conn)
+
     @asynccontextmanager
-    async def acquire(*args: Any, **kwargs: Any) -> AsyncIterator[asyncpg.Connection]:
+    async def acquire(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         del args, kwargs
         savepoint = conn.transaction()
-        with counter.paused():
-            await savepoint.start()
+        await savepoint.start()
         try:
-            yield conn
+            yield counted
         except BaseException:
-            with counter.paused():
-                await savepoint.rollback()
+            await savepoint.rollback()
             raise
-        with counter.paused():
-            await savepoint.commit()
+        await savepoint.commit()
 
     saved = {name: database.__dict__.get(name) for name in ("acquire", "acquire_read")}
     database.acquire = acquire  # type: ignore[method-assign]
@@ -58,8 +57,7 @@ async def rolled_back_client(app: Any, database: Database) -> AsyncIterator[ApiC
     client.conn = conn
     client.queries = counter
     try:
-        with counter.watch_asyncpg(conn):
-            yield client
+        yield client
     finally:
         await client.aclose()
         for name, value in saved.items():
