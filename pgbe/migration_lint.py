@@ -36,7 +36,8 @@ EXCLUDED_RULES: dict[str, str] = {
 
 SAFE_WAYS: dict[str, str] = {
     "require-concurrent-index-creation": "create it CONCURRENTLY outside the transaction: "
-    "`with op.get_context().autocommit_block(): op.create_index(..., postgresql_concurrently=True)`",
+    "`with op.get_context().autocommit_block(): op.create_index(..., postgresql_concurrently=True, "
+    "if_not_exists=True)`",
     "require-concurrent-index-deletion": "drop it CONCURRENTLY in an autocommit block "
     "(`op.drop_index(..., postgresql_concurrently=True)`)",
     "ban-concurrent-index-creation-in-transaction": "run CONCURRENTLY inside "
