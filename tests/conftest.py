@@ -14,6 +14,9 @@ from sqlalchemy.orm import Session
 from pgbe.testing.api import ApiClient
 from pgbe.testing.databases import TestServer
 
+# Session fixtures of the fault tests (a private cluster, the app under uvicorn).
+pytest_plugins = ["tests.fault_fixtures"]
+
 ROOT = Path(__file__).resolve().parents[1]
 _server: TestServer | None = None
 

@@ -1,0 +1,111 @@
+"""Fixtures of the fault tests: a private PostgreSQL cluster and the application under real uvicorn."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from pgbe.auth.principal import Principal
+from pgbe.testing.leaks import assert_no_busy_sessions
+from pgbe.testing.servers import AppServer, PostgresCluster
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Small pools and short limits, so exhaustion and timeouts are reached by a handful of requests.
+TIGHT = {
+    "DB_POOL_SIZE": "1",
+    "DB_MAX_OVERFLOW": "0",
+    "DB_ASYNC_POOL_SIZE": "1",
+    "DB_POOL_TIMEOUT": "0.5",
+    "DB_CONNECT_TIMEOUT": "1",
+    "DB_STATEMENT_TIMEOUT_MS": "2000",
+    "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS": "1000",
+    "MAX_BODY_BYTES": "4096",
+    "HTTP_BODY_TIMEOUT": "1",
+}
+
+
+class FaultCluster:
+    """The private cluster with one migrated database `app` and a staff user for writes."""
+
+    def __init__(self, cluster: PostgresCluster) -> None:
+        self.cluster = cluster
+        self.url = cluster.create_database("app")
+        from alembic import command
+
+        from pgbe.migrations import alembic_config
+
+        command.upgrade(alembic_config(ROOT, url=self.url), "head")
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            row = conn.execute(
+                "INSERT INTO users (email, first_name, last_name, full_name, hashed_password, role,"
+                " is_active) VALUES ('staff@faults.test', 'Staff', 'Faults', 'Staff Faults', 'x',"
+                " 'staff', true) RETURNING id"
+            ).fetchone()
+        assert row is not None
+        self.staff_id: int = row[0]
+
+    def connect(self) -> psycopg.Connection[tuple[object, ...]]:
+        """A direct autocommit connection to the `app` database (not the application's)."""
+        return psycopg.connect(self.url, autocommit=True, application_name="fault-test")
+
+    def app(self, **env: str) -> AppServer:
+        """Start the application on this database; its sessions carry a unique application_name."""
+        name = f"pgbe-fault-{uuid.uuid4().hex[:8]}"
+        settings = {"DATABASE_URL": self.url, "PROJECT_NAME": name, "ENVIRONMENT": "test", **env}
+        return AppServer(ROOT, settings).start()
+
+
+@pytest.fixture(scope="session")
+def fault_cluster() -> Iterator[FaultCluster]:
+    """A private cluster for the whole run (tests may stop, restart or break it; they leave it up)."""
+    if not PostgresCluster.available():
+        pytest.skip("no PostgreSQL server binaries on this machine for a private cluster")
+    cluster = PostgresCluster.create()
+    try:
+        yield FaultCluster(cluster)
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def tight_app(fault_cluster: FaultCluster) -> Iterator[AppServer]:
+    """The application with pools of one connection and short limits (see TIGHT)."""
+    server = fault_cluster.app(**TIGHT)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def load_app(fault_cluster: FaultCluster) -> Iterator[AppServer]:
+    """The application with ordinary pools, for concurrent load."""
+    server = fault_cluster.app(DB_POOL_SIZE="4", DB_ASYNC_POOL_SIZE="4", DB_CONNECT_TIMEOUT="2")
+    yield server
+    server.stop()
+
+
+def staff_headers(user_id: int) -> dict[str, str]:
+    """An Authorization header of a staff member (catalogue writes)."""
+    from app.config.auth import auth
+
+    token = auth.codec.issue_access(Principal(user_id=user_id, role="staff"))
+    return {"Authorization": f"Bearer {token}"}
+
+
+def application_name(server: AppServer) -> str:
+    """The application_name of a server's database sessions."""
+    return server.env["PROJECT_NAME"]
+
+
+def assert_server_healthy(server: AppServer, cluster: FaultCluster) -> None:
+    """No session left busy, both pools able to lend a connection, nothing unhandled in the log."""
+    assert_no_busy_sessions(cluster.url, application_name(server))
+    # With pools of one connection, these succeed only if every earlier request gave its back.
+    assert httpx.get(f"{server.url}/items/", timeout=10).status_code == 200
+    assert httpx.get(f"{server.url}/categories", timeout=10).status_code == 200
+    assert server.unexpected_errors() == []
