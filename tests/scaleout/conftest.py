@@ -67,7 +67,9 @@ class Cluster:
 
     def _pg_ctl(self, *args: str) -> None:
         run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*run_as, str(_pg_bin() / "pg_ctl"), *args], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [*run_as, str(_pg_bin() / "pg_ctl"), *args], check=True, capture_output=True, timeout=60
+        )
 
     def stop_replica(self) -> None:
         """Stop the replica (fast shutdown): connections to it are refused."""

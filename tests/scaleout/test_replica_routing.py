@@ -155,7 +155,9 @@ async def test_acquire_read_replica_stopped_falls_back_to_primary_without_error(
     assert await database.replica_problems() == []
 
 
-async def test_acquire_read_replica_hung_skipped_after_connect_timeout(cluster: Cluster, notes_db: str) -> None:
+async def test_acquire_read_replica_hung_skipped_after_connect_timeout(
+    cluster: Cluster, notes_db: str
+) -> None:
     db = make_database(cluster, notes_db, db_replica_connect_timeout=0.5)
     pid = int((cluster.directory / "pg" / "replica" / "postmaster.pid").read_text().split()[0])
     os.kill(pid, signal.SIGSTOP)  # accepts TCP connections, never answers
