@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pgbe.cli import db, seed
+from pgbe.cli import db, seed, users
 from pgbe.project import Project
 
 app = typer.Typer(
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.command()(seed.seed)
+app.command()(users.createsuperuser)
 
 
 @app.command()
