@@ -19,6 +19,10 @@ def _load(ref: str) -> Any:
     return getattr(obj, attr) if attr else obj
 
 
+class ProjectNotFoundError(FileNotFoundError):
+    """The working directory is not inside a pgbe project."""
+
+
 @dataclass
 class Project:
     """A pgbe project: a folder with alembic.ini, an `app` package and optional [tool.pgbe] options."""
@@ -35,7 +39,7 @@ class Project:
                 if str(folder) not in sys.path:
                     sys.path.insert(0, str(folder))
                 return project
-        raise FileNotFoundError(f"no pgbe project (alembic.ini and app/) in {here} or above")
+        raise ProjectNotFoundError(f"no pgbe project (alembic.ini and app/) in {here} or above")
 
     @cached_property
     def options(self) -> dict[str, Any]:

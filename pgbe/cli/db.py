@@ -45,7 +45,7 @@ def stop() -> None:
 
 @app.command()
 def status() -> None:
-    """Say which database the project uses and whether the embedded one runs."""
+    """Say which database the project uses and whether the embedded one runs. Example: pgbe db status"""
     project = Project.find()
     settings = project.settings()
     if settings.database_url:
@@ -64,7 +64,7 @@ def url() -> None:
 
 @app.command()
 def psql() -> None:
-    """Open psql on the project's database."""
+    """Open psql on the project's database. Example: pgbe db psql"""
     project = Project.find()
     dsn = libpq_dsn(resolve_url(project.settings()))
     binary = shutil.which("psql")
@@ -75,9 +75,10 @@ def psql() -> None:
     os.execvp(binary, [binary, dsn])  # noqa: S606 - replaces the CLI with psql on purpose
 
 
-def _run(action: str, *args: str, **kwargs: object) -> None:
+def _run(action: str, *args: str, attributes: dict[str, object] | None = None, **kwargs: object) -> None:
     project = Project.find()
-    config = alembic_config(project.root)
+    config = alembic_config(project.root, configure_logging=True)
+    config.attributes.update(attributes or {})
     try:
         getattr(command, action)(config, *args, **kwargs)
     except CommandError as exc:
@@ -108,12 +109,12 @@ def revision(
     autogenerate: Annotated[bool, typer.Option("--autogenerate", help="Compare models and database")] = False,
 ) -> None:
     """Create a revision (alembic revision). Example: pgbe db revision --autogenerate -m "add sku" """
-    _run("revision", message=message, autogenerate=autogenerate)
+    _run("revision", message=message, autogenerate=autogenerate, attributes={"autogenerate": autogenerate})
 
 
 @app.command()
 def current(verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False) -> None:
-    """Show the database's revision (alembic current)."""
+    """Show the database's revision (alembic current). Example: pgbe db current -v"""
     _run("current", verbose=verbose)
 
 
@@ -122,28 +123,30 @@ def history(
     verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
     indicate_current: Annotated[bool, typer.Option("-i", "--indicate-current")] = False,
 ) -> None:
-    """Show the revision history (alembic history)."""
+    """Show the revision history (alembic history). Example: pgbe db history -i"""
     _run("history", verbose=verbose, indicate_current=indicate_current)
 
 
 @app.command()
 def stamp(revision: Annotated[str, typer.Argument(help="Revision to record without running it")]) -> None:
-    """Record a revision without running migrations (alembic stamp)."""
+    """Record a revision without running migrations (alembic stamp). Example: pgbe db stamp head"""
     _run("stamp", revision)
 
 
 @app.command()
 def check() -> None:
-    """Fail when the models and the migrations disagree (alembic check)."""
+    """Fail when the models and the migrations disagree (alembic check). Example: pgbe db check"""
     _run("check")
 
 
 @app.command()
-def lint() -> None:
-    """Lint every migration for operations that lock or rewrite big tables."""
+def lint(
+    pg_version: Annotated[str, typer.Option(help="PostgreSQL version the migrations run on")] = "15",
+) -> None:
+    """Lint every migration for operations that lock or rewrite big tables. Example: pgbe db lint"""
     from pgbe.migration_lint import main as lint_main
 
-    raise typer.Exit(lint_main(Project.find().root))
+    raise typer.Exit(lint_main(Project.find().root, pg_version=pg_version))
 
 
 def ensure_database_ready(project: Project) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pgbe.cli import db, seed, users
+from pgbe.cli import db, erd, routes, seed, shell, users
 from pgbe.project import Project
 
 app = typer.Typer(
@@ -17,6 +17,9 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.command()(seed.seed)
 app.command()(users.createsuperuser)
+app.command()(routes.routes)
+app.command()(shell.shell)
+app.command()(erd.erd)
 
 
 @app.command()
@@ -55,5 +58,17 @@ def run(
 
 
 def main() -> None:
-    """Entry point of the console script."""
-    app()
+    """Entry point of the console script: expected failures print one line and exit 1."""
+    from sqlalchemy.exc import OperationalError
+
+    from pgbe.project import ProjectNotFoundError
+
+    try:
+        app()
+    except ProjectNotFoundError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise SystemExit(1) from None
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        typer.secho(f"error: database unavailable: {reason}", err=True, fg=typer.colors.RED)
+        raise SystemExit(1) from None

@@ -1,0 +1,125 @@
+"""`pgbe routes`: every route of the application with its method, path, permission and name."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import fastapi.routing
+import typer
+from fastapi.dependencies.models import Dependant
+from starlette.routing import BaseRoute, Mount, Route
+
+from pgbe.project import Project
+
+# Dependencies that provide something (a session, the auth service), not a permission.
+_PLUMBING = frozenset({"get_db", "get_async_db", "get_auth", "get_settings", "oauth2_scheme"})
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    """One line of `pgbe routes`."""
+
+    method: str
+    path: str
+    permission: str
+    name: str
+
+
+def permission_name(permission: Callable[..., Any]) -> str:
+    """Return a readable name for a permission callable (`public`, `has_role(admin, staff)`)."""
+    name = getattr(permission, "__name__", repr(permission))
+    qualname = getattr(permission, "__qualname__", name)
+    if "role" in qualname and inspect.isfunction(permission):
+        roles = inspect.getclosurevars(permission).nonlocals.get("allowed")
+        if roles:
+            return f"role {'|'.join(sorted(roles))}"
+    return str(qualname if "(" in qualname else name)
+
+
+def _declared_permission(route: BaseRoute, method: str) -> str | None:
+    """A permission the route itself declares (generated resources set `route.permissions`)."""
+    permissions = getattr(route, "permissions", None) or getattr(
+        getattr(route, "endpoint", None), "permissions", None
+    )
+    if isinstance(permissions, dict):
+        permission = permissions.get(method)
+        return permission_name(permission) if permission is not None else None
+    permission = getattr(route, "permission", None)
+    return permission_name(permission) if callable(permission) else None
+
+
+def _dependency_names(dependant: Dependant) -> list[str]:
+    names: list[str] = []
+    for dep in dependant.dependencies:
+        if dep.call is None or isinstance(dep.call, type):  # classes parse forms and bodies
+            continue
+        name = permission_name(dep.call)
+        if name not in _PLUMBING and name not in names:
+            names.append(name)
+    return names
+
+
+def _flatten(routes: Sequence[BaseRoute]) -> Iterator[Any]:
+    """Yield the routes with included routers resolved (FastAPI >= 0.160 includes them lazily)."""
+    iter_contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+    if iter_contexts is None:
+        yield from routes
+        return
+    yield from iter_contexts(routes)
+
+
+def collect_routes(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator[RouteInfo]:
+    """Yield one RouteInfo per method of every route, mounted applications included."""
+    for route in _flatten(routes):
+        original = getattr(route, "original_route", route)
+        if isinstance(original, Mount):
+            sub = getattr(original.app, "routes", None)
+            path = prefix + original.path
+            if sub is None or not any(isinstance(r, Route) for r in sub):
+                yield RouteInfo(
+                    "*", path or "/", "(mounted app)", original.name or type(original.app).__name__
+                )
+            else:
+                yield from collect_routes(sub, path)
+            continue
+        if not isinstance(original, Route):
+            continue
+        for method in sorted(route.methods or {"GET"}):
+            if method == "HEAD":
+                continue
+            permission = _declared_permission(original, method)
+            if permission is None:
+                dependant = getattr(route, "dependant", None)
+                deps = _dependency_names(dependant) if dependant is not None else []
+                permission = ", ".join(deps) or "public"
+            yield RouteInfo(method, prefix + str(route.path), permission, str(route.name))
+
+
+def format_table(rows: Sequence[RouteInfo]) -> str:
+    """Return the routes as aligned plain-text columns."""
+    header = RouteInfo("METHOD", "PATH", "PERMISSION", "NAME")
+    table = [header, *rows]
+    widths = [max(len(getattr(r, f)) for r in table) for f in ("method", "path", "permission")]
+    lines = [
+        f"{r.method:<{widths[0]}}  {r.path:<{widths[1]}}  {r.permission:<{widths[2]}}  {r.name}".rstrip()
+        for r in table
+    ]
+    return "\n".join(lines)
+
+
+def routes(
+    path_filter: str = typer.Option("", "--path", help="Show only paths containing this text"),
+) -> None:
+    """List every route: method, path, permission and name.
+
+    The permission comes from the resource declaration for generated endpoints, and from the
+    dependencies (current_user, role admin|staff, ...) for hand-written ones.
+    Example: pgbe routes --path /products
+    """
+    project = Project.find()
+    application = project.load("app", "app.main:app")
+    rows = [r for r in collect_routes(application.routes) if path_filter in r.path]
+    typer.echo(format_table(sorted(rows, key=lambda r: (r.path, r.method))))
