@@ -39,8 +39,24 @@ def permission_name(permission: Callable[..., Any]) -> str:
     return str(qualname if "(" in qualname else name)
 
 
+def resource_permissions(application: Any) -> dict[tuple[str, str], str]:
+    """Map (method, path) of every generated resource endpoint to its declared permission."""
+    registry = getattr(getattr(application, "state", None), "resources", None)
+    found: dict[tuple[str, str], str] = {}
+    for res in getattr(registry, "resources", ()):
+        perms = res.permissions
+        own = " (own rows)" if res.owner_field else ""
+        item = f"{res.path}/{{id}}"
+        found[("GET", res.path)] = permission_name(perms.list_permission) + own
+        found[("GET", item)] = permission_name(perms.read) + own
+        found[("POST", res.path)] = permission_name(perms.create)
+        found[("PATCH", item)] = permission_name(perms.update) + own
+        found[("DELETE", item)] = permission_name(perms.delete) + own
+    return found
+
+
 def _declared_permission(route: BaseRoute, method: str) -> str | None:
-    """A permission the route itself declares (generated resources set `route.permissions`)."""
+    """A permission the route itself declares (`permissions` on the route or its endpoint)."""
     permissions = getattr(route, "permissions", None) or getattr(
         getattr(route, "endpoint", None), "permissions", None
     )
@@ -71,7 +87,9 @@ def _flatten(routes: Sequence[BaseRoute]) -> Iterator[Any]:
     yield from iter_contexts(routes)
 
 
-def collect_routes(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator[RouteInfo]:
+def collect_routes(
+    routes: Sequence[BaseRoute], prefix: str = "", declared: dict[tuple[str, str], str] | None = None
+) -> Iterator[RouteInfo]:
     """Yield one RouteInfo per method of every route, mounted applications included."""
     for route in _flatten(routes):
         original = getattr(route, "original_route", route)
@@ -83,14 +101,16 @@ def collect_routes(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator[Ro
                     "*", path or "/", "(mounted app)", original.name or type(original.app).__name__
                 )
             else:
-                yield from collect_routes(sub, path)
+                yield from collect_routes(sub, path, declared)
             continue
-        if not isinstance(original, Route):
+        if not isinstance(original, Route) or "_method_not_allowed" in original.endpoint.__qualname__:
             continue
         for method in sorted(route.methods or {"GET"}):
             if method == "HEAD":
                 continue
-            permission = _declared_permission(original, method)
+            permission = (declared or {}).get((method, str(route.path))) or _declared_permission(
+                original, method
+            )
             if permission is None:
                 dependant = getattr(route, "dependant", None)
                 deps = _dependency_names(dependant) if dependant is not None else []
@@ -121,5 +141,6 @@ def routes(
     """
     project = Project.find()
     application = project.load("app", "app.main:app")
-    rows = [r for r in collect_routes(application.routes) if path_filter in r.path]
+    declared = resource_permissions(application)
+    rows = [r for r in collect_routes(application.routes, declared=declared) if path_filter in r.path]
     typer.echo(format_table(sorted(rows, key=lambda r: (r.path, r.method))))

@@ -53,6 +53,14 @@ def test_routes_app_lists_methods_paths_permissions_and_names(monkeypatch: pytes
     assert lines[0].split() == ["METHOD", "PATH", "PERMISSION", "NAME"]
     assert any(line.split() == ["GET", "/auth/me", "current_user", "me"] for line in lines)
     assert any(line.split() == ["GET", "/health/live", "public", "live"] for line in lines)
+    assert any(
+        line.split() == ["POST", "/products", "role", "admin|staff", "create_products"] for line in lines
+    )
+    assert any(line.split() == ["GET", "/products", "public", "list_products"] for line in lines)
+    assert any(
+        line.split()[:3] == ["GET", "/profiles/{id}", "authenticated"] and "(own rows)" in line
+        for line in lines
+    )
 
 
 def test_routes_hand_written_dependencies_name_roles_and_users() -> None:
