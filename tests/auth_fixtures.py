@@ -1,11 +1,8 @@
-"""Fixtures of the auth tests: an HTTP client on the app whose asyncpg connection is rolled back."""
+"""Helpers of the auth tests: users with a known password, bearer headers, the sign-in form."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from functools import lru_cache
-from typing import Any
 
 import asyncpg
 import httpx
@@ -13,6 +10,7 @@ import pytest
 
 from pgbe.auth.passwords import hash_password
 from pgbe.auth.principal import Principal
+from pgbe.testing.api import ApiClient
 
 PASSWORD = "Correct-Horse-42"
 
@@ -23,49 +21,16 @@ def known_hash(password: str = PASSWORD) -> str:
     return hash_password(password)
 
 
-@pytest.fixture(scope="session")
-async def _app_pool() -> AsyncIterator[None]:
-    """Close the app's asyncpg pool when the run ends."""
-    from app.config.database import database
-
-    yield
-    await database.close()
+@pytest.fixture
+def client(api: ApiClient) -> ApiClient:
+    """The shared `api` client (see tests/conftest.py): requests run on one rolled-back connection."""
+    return api
 
 
 @pytest.fixture
-async def conn(monkeypatch: pytest.MonkeyPatch, _app_pool: None) -> AsyncIterator[asyncpg.Connection]:
-    """One connection of the app's pool inside a transaction rolled back after the test.
-
-    Every `database.acquire()` of the app yields it, so requests and assertions see the same rows.
-    """
-    from app.config.database import database
-
-    pool = await database.pool()
-    raw = await pool.acquire()
-    transaction = raw.transaction()
-    await transaction.start()
-
-    @asynccontextmanager
-    async def acquire(*_: Any, **__: Any) -> AsyncIterator[asyncpg.Connection]:
-        yield raw
-
-    monkeypatch.setattr(database, "acquire", acquire)
-    monkeypatch.setattr(database, "acquire_read", acquire)
-    try:
-        yield raw
-    finally:
-        await transaction.rollback()
-        await pool.release(raw)
-
-
-@pytest.fixture
-async def client(conn: asyncpg.Connection) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the application, on the rolled-back connection."""
-    from app.main import app
-
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        yield http
+def conn(api: ApiClient) -> asyncpg.Connection:
+    """The connection every request of the test uses, to set up rows and check what changed."""
+    return api.conn
 
 
 async def make_user(

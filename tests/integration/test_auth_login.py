@@ -11,9 +11,9 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from pgbe.auth import passwords
-from tests.auth_fixtures import PASSWORD, _app_pool, bearer, client, conn, login, make_user
+from tests.auth_fixtures import PASSWORD, bearer, client, conn, login, make_user
 
-__all__ = ["_app_pool", "client", "conn"]
+__all__ = ["client", "conn"]
 
 
 async def test_login_valid_credentials_returns_access_and_refresh_tokens(

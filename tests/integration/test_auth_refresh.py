@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncpg
 import httpx
 
-from tests.auth_fixtures import PASSWORD, _app_pool, bearer, client, conn, login, make_user
+from tests.auth_fixtures import PASSWORD, bearer, client, conn, login, make_user
 
-__all__ = ["_app_pool", "client", "conn"]
+__all__ = ["client", "conn"]
 
 
 async def _refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:

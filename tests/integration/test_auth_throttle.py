@@ -12,9 +12,9 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from pgbe.auth.throttle import Limit, RedisThrottle
-from tests.auth_fixtures import _app_pool, client, conn, login, make_user
+from tests.auth_fixtures import client, conn, login, make_user
 
-__all__ = ["_app_pool", "client", "conn"]
+__all__ = ["client", "conn"]
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
