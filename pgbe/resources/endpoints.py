@@ -189,6 +189,18 @@ def _write_values(data: Mapping[str, Any], links: Mapping[str, Any]) -> dict[str
     return values
 
 
+def _python_defaults(res: Resource, data: dict[str, Any]) -> None:
+    """Fill in the model's Python-side column defaults (`default="user"`), as the ORM would."""
+    for column in res.target.table.c:
+        default = column.default
+        if column.key in data or default is None:
+            continue
+        if default.is_scalar:
+            data[column.key] = default.arg
+        elif default.is_callable:
+            data[column.key] = default.arg(None)
+
+
 def _set_owner(res: Resource, data: dict[str, Any], principal: Principal | None) -> None:
     """Non-admins always own what they create; admins own it unless they name an owner."""
     owner = res.owner_field
@@ -205,6 +217,7 @@ async def create_row(res: Resource, request: Request) -> Response:
     data = await _body(request, res.create_schema)
     data, links = _split(res, await _hook(res.before_create, data, principal))
     _set_owner(res, data, principal)
+    _python_defaults(res, data)
     key = ("create", tuple(sorted(data)), tuple(sorted(links)))
     compiled = _write_statement(res, key, data, lambda: insert_row(res.target, data, links))
     row = await _fetchrow(res, request, compiled, _write_values(data, links), read=False)

@@ -235,15 +235,16 @@ def _routes(res: Resource, registry: ResourceRegistry) -> list[APIRoute]:
     return routes
 
 
-def _method_not_allowed(allowed: list[str]) -> Callable[[Request], Awaitable[Response]]:
-    allow = ", ".join(allowed)
+class MethodNotAllowed:
+    """The last route of a resource path: any other method answers 405 with every allowed method."""
 
-    async def endpoint(request: Request) -> Response:
-        raise HTTPException(
-            405, f"{request.method} is not allowed here; use {allow}", headers={"Allow": allow}
-        )
+    def __init__(self, allowed: list[str]) -> None:
+        self.allow = ", ".join(allowed)
 
-    return endpoint
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        del receive, send
+        detail = f"{scope['method']} is not allowed here; use {self.allow}"
+        raise HTTPException(405, detail, headers={"Allow": self.allow})
 
 
 def register(
@@ -262,6 +263,6 @@ def register(
         app.router.routes.extend(routes)
         for path in dict.fromkeys(route.path for route in routes):
             methods = sorted({m for r in routes if r.path == path for m in (r.methods or ())})
-            app.router.routes.append(Route(path, _method_not_allowed(methods), include_in_schema=False))
+            app.router.routes.append(Route(path, MethodNotAllowed(methods), include_in_schema=False))
     app.openapi_schema = None
     return registry

@@ -1,0 +1,59 @@
+"""OpenAPI of generated resources: every query parameter, body, response and problem is declared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.config.settings import get_settings
+from app.resources import RESOURCES
+from pgbe.resources import Resource
+from pgbe.testing.api import ApiClient
+
+
+@pytest.fixture
+async def schema(api: ApiClient) -> dict[str, Any]:
+    response = await api.get("/openapi.json")
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _expected_query_names(res: Resource) -> set[str]:
+    names = {"skip", "limit", "sort"} | ({"include"} if res.spec.includes else set())
+    for name, field in res.spec.filters.items():
+        names |= {name if op == "eq" else f"{name}__{op}" for op in field.operators}
+    return names
+
+
+@pytest.mark.parametrize("res", RESOURCES, ids=lambda r: r.path)
+def test_openapi_list_declares_every_filter_sort_and_include(schema: dict[str, Any], res: Resource) -> None:
+    operation = schema["paths"][res.path]["get"]
+    declared = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+    assert declared == _expected_query_names(res)
+    ok = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    page = schema["components"]["schemas"][ok.rsplit("/", 1)[1]]
+    assert set(page["properties"]) == {"items", "total", "skip", "limit"}
+    assert page["properties"]["items"]["items"]["$ref"].endswith(res.read.__name__)
+
+
+@pytest.mark.parametrize("res", RESOURCES, ids=lambda r: r.path)
+def test_openapi_item_methods_declare_bodies_and_problems(schema: dict[str, Any], res: Resource) -> None:
+    item = schema["paths"][f"{res.path}/{{id}}"]
+    problem = {"$ref": "#/components/schemas/Problem"}
+    assert item["get"]["responses"]["404"]["content"]["application/problem+json"]["schema"] == problem
+    assert {"404", "409", "412", "422", "428"} <= set(item["patch"]["responses"])
+    assert "204" in item["delete"]["responses"]
+    assert any(p["name"] == "If-Match" and p["in"] == "header" for p in item["patch"]["parameters"])
+    create = schema["paths"][res.path]["post"]
+    body_ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert body_ref.endswith(res.create_schema.__name__)  # type: ignore[union-attr]
+    assert {"201", "409", "422"} <= set(create["responses"])
+
+
+def test_openapi_filter_parameters_are_typed(schema: dict[str, Any]) -> None:
+    params = {p["name"]: p["schema"] for p in schema["paths"]["/products"]["get"]["parameters"]}
+    assert {"type": "integer"} in params["price__gte"]["anyOf"]
+    assert {"type": "boolean"} in params["sku__isnull"]["anyOf"]
+    assert params["limit"]["maximum"] == get_settings().page_max_limit
