@@ -40,7 +40,8 @@ async def _database_ready() -> str | None:
 async def _schema_ready() -> str | None:
     async with database.acquire() as conn:
         exists = await conn.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
-        current = {r[0] for r in await conn.fetch("SELECT version_num FROM alembic_version")} if exists else set()
+        rows = await conn.fetch("SELECT version_num FROM alembic_version") if exists else []
+    current = {row[0] for row in rows}
     heads = head_revisions()
     if current != heads:
         return f"schema at {sorted(current) or 'none'}, code expects {sorted(heads)}"

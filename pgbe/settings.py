@@ -43,7 +43,9 @@ class PgbeSettings(BaseSettings):
 
     # HTTP
     max_body_bytes: int = Field(default=1_048_576, ge=1)
-    http_body_timeout: float = Field(default=30.0, gt=0, description="Seconds to receive a whole request body.")
+    http_body_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds to receive a whole request body."
+    )
     page_default_limit: int = Field(default=50, ge=1)
     page_max_limit: int = Field(default=500, ge=1)
     workers: int = Field(default=1, ge=1)
