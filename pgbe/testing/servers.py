@@ -192,7 +192,25 @@ class AppServer:
         return self.log_path.read_text(errors="replace")
 
     def unexpected_errors(self) -> list[str]:
-        """Return the lines of the log that report an unhandled exception."""
-        return [
-            line for line in self.log().splitlines() if "Traceback" in line or "Exception in ASGI" in line
-        ]
+        """Return the tracebacks the server logged, each with the log message that introduced it.
+
+        asyncpg's own warning while it cannot restore its pool's minimum size (the database is down)
+        is expected, and left out, with the tracebacks chained to it.
+        """
+        blocks: list[str] = []
+        lines = self.log().splitlines()
+        benign = False
+        for i, line in enumerate(lines):
+            if not line.startswith("Traceback"):
+                continue
+            message = lines[i - 1] if i else ""
+            chained = message == "" or message.startswith(("During handling", "The above exception"))
+            if not chained:
+                benign = "Failed to restore the pool connection floor" in message
+            if benign:
+                continue
+            end = i + 1
+            while end < len(lines) and lines[end].startswith(" "):
+                end += 1
+            blocks.append("\n".join(lines[max(i - 1, 0) : end + 1]))
+        return blocks
