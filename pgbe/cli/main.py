@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pgbe.cli import db, erd, routes, seed, shell, users
+from pgbe.cli import db, erd, new, routes, seed, shell, users
 from pgbe.project import Project
 
 app = typer.Typer(
@@ -15,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(new.app, name="new")
 app.command()(seed.seed)
 app.command()(users.createsuperuser)
 app.command()(routes.routes)

@@ -1,0 +1,142 @@
+"""pytest plugin of pgbe projects: one migrated database per run, rolled-back sessions and API clients.
+
+Enable it in `tests/conftest.py` with `pytest_plugins = ["pgbe.testing.plugin"]`. The database lives on
+TEST_DATABASE_URL's server when set, else on a throwaway embedded PostgreSQL; it is created and
+migrated before the application is imported (DATABASE_URL and ENVIRONMENT=test are set for it) and
+dropped at the end of the run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from pgbe.project import Project
+from pgbe.testing.api import ApiClient
+from pgbe.testing.databases import TestServer
+
+_server: TestServer | None = None
+_project_key = pytest.StashKey[Project]()
+_url_key = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Create and migrate the run's database before any application module is imported."""
+    global _server
+    if hasattr(config, "workerinput"):
+        return
+    from alembic import command
+
+    from pgbe.migrations import alembic_config
+
+    project = Project.find(config.rootpath)
+    _server = TestServer.start()
+    url = _server.create_database()
+    os.environ["DATABASE_URL"] = url
+    os.environ["ENVIRONMENT"] = "test"
+    os.environ.pop("DATABASE_REPLICA_URLS", None)
+    command.upgrade(alembic_config(project.root, url=url), "head")
+    config.stash[_project_key] = project
+    config.stash[_url_key] = url
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Say which database the tests use."""
+    from pgbe.database import describe
+
+    if _url_key not in config.stash:
+        return None
+    where = "embedded PostgreSQL (pgserver)" if _server and _server.embedded_dir else "TEST_DATABASE_URL"
+    return f"database: {describe(config.stash[_url_key])} [{where}]"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Close the application's pools, drop the run's databases and stop an embedded server."""
+    if _server is None:
+        return
+    try:
+        project = config.stash.get(_project_key, None)
+        if project is not None:
+            database = project.database()
+            if "engine" in database.__dict__:
+                database.engine.dispose()
+    finally:
+        _server.close()
+
+
+@pytest.fixture(scope="session")
+def project(pytestconfig: pytest.Config) -> Project:
+    """The project under test."""
+    return pytestconfig.stash[_project_key]
+
+
+@pytest.fixture(scope="session")
+def test_server() -> TestServer:
+    """The PostgreSQL server of this run, for tests that need databases of their own."""
+    assert _server is not None
+    return _server
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    """URL of the run's migrated database."""
+    return os.environ["DATABASE_URL"]
+
+
+@pytest.fixture
+def scratch_database(test_server: TestServer) -> Iterator[str]:
+    """An empty database of its own, dropped after the test."""
+    url = test_server.create_database("pgbe_scratch")
+    yield url
+    test_server.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def engine(project: Project) -> Engine:
+    """The application's sync engine, on the run's database."""
+    engine: Engine = project.database().engine
+    return engine
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A Session whose commits become savepoints of one transaction rolled back after the test."""
+    connection = engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+async def api(project: Project) -> AsyncIterator[ApiClient]:
+    """An async HTTP client on the app; its database work is one transaction rolled back after the test.
+
+    `api.conn` is that transaction's asyncpg connection, `api.queries` counts the statements run on it.
+    """
+    from pgbe.testing.api import rolled_back_client
+
+    application = project.load("app", "app.main:app")
+    async with rolled_back_client(application, project.database()) as client:
+        yield client
+
+
+@pytest.fixture
+def bearer(project: Project) -> Callable[[int, str], dict[str, str]]:
+    """Return `bearer(user_id, role)`: an Authorization header with a valid access token."""
+    from pgbe.auth.principal import Principal
+
+    auth = project.load("auth", "app.config.auth:auth")
+
+    def headers(user_id: int, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {auth.codec.issue_access(Principal(user_id=user_id, role=role))}"}
+
+    return headers
