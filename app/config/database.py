@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -30,5 +31,6 @@ def get_read_db() -> Iterator[Session]:
 
 async def get_async_db() -> AsyncIterator[AsyncSession]:
     """Yield an async session for one request; rolled back on error and always closed."""
-    async for session in database.async_session():
+    # Not `async for`: an error thrown in here must reach database.async_session to roll back.
+    async with asynccontextmanager(database.async_session)() as session:
         yield session
