@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 WORKERS ?= 1
 
-.PHONY: run test lint bench migrate check-migrations clean
+.PHONY: run test lint bench migrate check-migrations clean scaleout-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/pgbe run --workers $(WORKERS)
 
-test: $(STAMP)
+test: $(STAMP) scaleout-deps
 	$(BIN)/pytest
+
+# PostgreSQL server binaries and PgBouncer for the scale-out tests (apt-get as root when missing).
+scaleout-deps:
+	tests/scaleout/ensure_packages.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy pgbe app
