@@ -90,13 +90,12 @@ class Auth:
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Rotate a refresh token: the old one is spent, a reused one revokes its family (401)."""
+        refused: UnauthorizedError | None = None
         async with self.database.acquire() as conn:
             try:
                 rotation = await self.refresh_tokens.rotate(conn, refresh_token)
             except UnauthorizedError as exc:
                 refused = exc  # raised below: a reuse's revocation must not be undone with the connection
-            else:
-                refused = None
         if refused is not None:
             raise refused
         return self._pair(Principal(user_id=rotation.user_id, role=rotation.role), rotation.refresh_token)
