@@ -33,6 +33,15 @@ _DIED_MID_FLIGHT = (
 )
 
 
+async def release_without_reset(_: asyncpg.Connection) -> None:
+    """Return a connection to the pool without asyncpg's reset query (a round trip per request).
+
+    asyncpg still rolls back a transaction left open before this runs. pgbe's code leaves no other
+    session state on a pooled connection (no SET outside a transaction, LISTEN, advisory lock or
+    open cursor); code that does must undo it before releasing, or open its pool with `reset=None`.
+    """
+
+
 def resolve_url(settings: PgbeSettings) -> str:
     """Return the configured database URL, starting the embedded server when none is set."""
     if settings.database_url:
@@ -251,6 +260,7 @@ class Database:
             "max_inactive_connection_lifetime": s.db_pool_recycle,
             # A client-side bound too, for when the server cannot even deliver its own timeout.
             "command_timeout": s.db_statement_timeout_ms / 1000 + 5 if s.db_statement_timeout_ms else None,
+            "reset": release_without_reset,
         }
         if s.db_pgbouncer:
             kwargs["statement_cache_size"] = 0
