@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from pgbe.database import Database
+from pgbe.errors import ServiceUnavailableError
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,15 @@ class PostgresThrottle:
             await conn.execute("DELETE FROM login_throttles WHERE key = $1", key)
 
 
+@contextmanager
+def _redis_errors() -> Iterator[None]:
+    """Refuse sign-ins (503) rather than let them through unthrottled while Redis is unreachable."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise ServiceUnavailableError("The sign-in throttle store is unavailable", retry_after=5) from exc
+
+
 class RedisThrottle:
     """Counters as Redis keys that expire with their window (INCR after SET NX EX, in one MULTI)."""
 
@@ -105,11 +117,12 @@ class RedisThrottle:
 
     async def retry_after(self, limits: Sequence[Limit]) -> int | None:
         """Return seconds until a blocked key may try again, or None when none is blocked."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            for limit in limits:
-                pipe.get(self._prefix + limit.key)
-                pipe.pttl(self._prefix + limit.key)
-            replies = await pipe.execute()
+        with _redis_errors():
+            async with self.client.pipeline(transaction=False) as pipe:
+                for limit in limits:
+                    pipe.get(self._prefix + limit.key)
+                    pipe.pttl(self._prefix + limit.key)
+                replies = await pipe.execute()
         counts = {}
         for limit, value, ttl in zip(limits, replies[::2], replies[1::2], strict=True):
             if value is not None and ttl > 0:
@@ -118,19 +131,22 @@ class RedisThrottle:
 
     async def record_failure(self, keys: Sequence[str]) -> None:
         """Count one failed sign-in against each key; a key's first failure starts its window."""
-        async with self.client.pipeline(transaction=True) as pipe:
-            for key in sorted(set(keys)):
-                pipe.set(self._prefix + key, 0, ex=self.window_seconds, nx=True)
-                pipe.incr(self._prefix + key)
-            await pipe.execute()
+        with _redis_errors():
+            async with self.client.pipeline(transaction=True) as pipe:
+                for key in sorted(set(keys)):
+                    pipe.set(self._prefix + key, 0, ex=self.window_seconds, nx=True)
+                    pipe.incr(self._prefix + key)
+                await pipe.execute()
 
     async def reset(self, key: str) -> None:
         """Forget the failures of `key`."""
-        await self.client.delete(self._prefix + key)
+        with _redis_errors():
+            await self.client.delete(self._prefix + key)
 
 
 def make_throttle(database: Database, *, redis_url: str | None, window_seconds: int) -> LoginThrottle:
     """Return the Redis throttle when `redis_url` is set, else the PostgreSQL one."""
     if redis_url:
-        return RedisThrottle(Redis.from_url(redis_url), window_seconds=window_seconds)
+        client = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+        return RedisThrottle(client, window_seconds=window_seconds)
     return PostgresThrottle(database, window_seconds=window_seconds)

@@ -113,3 +113,19 @@ async def test_throttle_redis_counts_per_key_in_one_window(redis_throttle: Redis
     assert wait is not None
     assert 1 <= wait <= 900
     assert await redis_throttle.retry_after([Limit("account:b", 2)]) is None
+
+
+async def test_throttle_redis_unreachable_refuses_sign_in_with_503(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.config.auth import auth
+    from pgbe.auth.throttle import make_throttle
+
+    await make_user(conn, "eli@example.com")
+    throttle = make_throttle(auth.database, redis_url="redis://127.0.0.1:1/0", window_seconds=900)
+    monkeypatch.setattr(auth, "throttle", throttle)
+    response = await login(client, "eli@example.com")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert isinstance(throttle, RedisThrottle)
+    await throttle.client.aclose()
