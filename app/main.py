@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +30,7 @@ from pgbe.migrations import head_revisions
 from pgbe.resources import ResourceRegistry, register
 
 logger = logging.getLogger("app")
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # alembic.ini and migrations/, whatever the cwd
 
 
 async def _database_ready() -> str | None:
@@ -42,7 +44,7 @@ async def _schema_ready() -> str | None:
         exists = await conn.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
         rows = await conn.fetch("SELECT version_num FROM alembic_version") if exists else []
     current = {row[0] for row in rows}
-    heads = head_revisions()
+    heads = head_revisions(PROJECT_ROOT)
     if current != heads:
         return f"schema at {sorted(current) or 'none'}, code expects {sorted(heads)}"
     return None
