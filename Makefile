@@ -23,10 +23,14 @@ scaleout-deps:
 	tests/scaleout/ensure_packages.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy pgbe app
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy pgbe app && $(BIN)/pgbe db lint
 
 migrate: $(STAMP)
 	$(BIN)/pgbe db upgrade
+
+# Migration hazards (squawk + pgbe) and drift between the models and the migrated database.
+check-migrations: $(STAMP)
+	$(BIN)/pgbe db lint && $(BIN)/pgbe db check
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
