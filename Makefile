@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 WORKERS ?= 1
 
-.PHONY: run test lint bench migrate check-migrations clean scaleout-deps
+.PHONY: run test lint bench bench-replica migrate check-migrations clean scaleout-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ check-migrations: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.replica
+
+# GET cases served by a streaming replica beside the primary alone (starts its own cluster).
+bench-replica: $(STAMP) scaleout-deps
+	$(BIN)/python -m bench.replica
 
 clean:
 	rm -rf $(VENV) .pgbe

@@ -1,0 +1,190 @@
+"""`python -m bench.replica`: GET cases served by a streaming replica against the primary alone.
+
+Starts the scale-out cluster of the tests (primary + hot standby + PgBouncer on free loopback ports),
+loads the benchmark data set on the primary and serves pgbe twice on it: primary only, and with the
+replica in DATABASE_REPLICA_URLS. Each GET case runs on both, interleaved; the replica's own
+statistics show that it, not the primary, answered the replica stack's reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from bench import dataset
+from bench.cases import CASES, Case
+from bench.load import LoadResult, ensure_wrk, run_wrk
+from bench.servers import Running, Stack, free_port, serve
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = ROOT / "tests" / "scaleout"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@contextmanager
+def scaleout_cluster() -> Iterator[tuple[int, int]]:
+    """Start primary + replica (+ PgBouncer) on free ports; yield (primary port, replica port)."""
+    subprocess.run(["bash", str(SCRIPTS / "ensure_packages.sh")], check=True)
+    directory = Path(tempfile.mkdtemp(prefix="pgbe-bench-scaleout-"))
+    primary, replica, bouncer = free_port(), free_port(), free_port()
+    env = {
+        **os.environ,
+        "SCALEOUT_DIR": str(directory),
+        "PRIMARY_PORT": str(primary),
+        "REPLICA_PORT": str(replica),
+        "BOUNCER_PORT": str(bouncer),
+    }
+    try:
+        subprocess.run(["bash", str(SCRIPTS / "scaleout_up.sh")], env=env, check=True)
+        yield primary, replica
+    finally:
+        subprocess.run(["bash", str(SCRIPTS / "scaleout_down.sh")], env=env, check=False)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _url(port: int, database: str) -> str:
+    return f"postgresql://postgres@127.0.0.1:{port}/{database}"
+
+
+def wait_replayed(primary_url: str, replica_url: str, timeout: float = 60) -> None:
+    """Wait until the replica has replayed everything written on the primary so far."""
+    with psycopg.connect(primary_url, autocommit=True) as p:
+        row = p.execute("SELECT pg_current_wal_lsn()").fetchone()
+    assert row is not None
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(replica_url, autocommit=True) as r:
+        while True:
+            done = r.execute("SELECT pg_last_wal_replay_lsn() >= %s", row).fetchone()
+            if done is not None and done[0]:
+                return
+            if time.monotonic() > deadline:
+                raise SystemExit("the replica did not catch up with the data set")
+            time.sleep(0.05)
+
+
+def tuples_returned(url: str) -> int:
+    """Rows the server has returned from this database so far (pg_stat_database)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT tup_returned + tup_fetched FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def log(message: str) -> None:
+    """Print a progress line."""
+    print(f"[bench.replica {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure the GET cases on pgbe with and without the replica; print and write a table."""
+    parser = argparse.ArgumentParser(prog="python -m bench.replica", description=__doc__)
+    parser.add_argument("--duration", type=float, default=float(os.environ.get("BENCH_DURATION", "10")))
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "2")))
+    parser.add_argument("--connections", type=int, default=int(os.environ.get("BENCH_CONNECTIONS", "32")))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pool-size", type=int, default=16)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    opts = parser.parse_args(argv)
+    ensure_wrk()
+    cases = [c for c in CASES if not c.writes]
+    with scaleout_cluster() as (primary, replica):
+        os.environ["BENCH_DATABASE_URL"] = _url(primary, "postgres")
+        log("loading the benchmark data set on the primary")
+        db = dataset.create()
+        try:
+            name = make_url(db.url).database
+            assert name is not None
+            replica_db = _url(replica, name)
+            wait_replayed(db.url, replica_db)
+            rows = measure(opts, cases, db.url, replica_db)
+        finally:
+            db.drop()
+    table = render(rows, opts)
+    print(table)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    (opts.out / "replica.md").write_text(table + "\n")
+    log(f"wrote {opts.out / 'replica.md'}")
+    return 0
+
+
+def measure(
+    opts: argparse.Namespace, cases: list[Case], primary_db: str, replica_db: str
+) -> list[tuple[str, str, float, float, float, int, int]]:
+    """Run every case on both stacks, interleaved; return (case, stack, rps, p50, p99, errors, rows)."""
+    env = {
+        "ENVIRONMENT": "production",
+        "SECRET_KEY": secrets.token_urlsafe(36),
+        "DATABASE_URL": primary_db,
+        "DB_ASYNC_POOL_SIZE": str(opts.pool_size),
+    }
+    stacks = [
+        Stack(f"pgbe {opts.workers}w primary only", "app.main:app", opts.workers, env),
+        Stack(
+            f"pgbe {opts.workers}w + replica",
+            "app.main:app",
+            opts.workers,
+            {**env, "DATABASE_REPLICA_URLS": json.dumps([replica_db])},
+        ),
+    ]
+    rows = []
+    with ExitStack() as stack:
+        servers: list[Running] = [stack.enter_context(serve(s, log_dir=opts.out)) for s in stacks]
+        for case in cases:
+            for running in servers:
+                results: list[LoadResult] = []
+                before = tuples_returned(replica_db)
+                for _ in range(opts.rounds):
+                    results.append(
+                        run_wrk(
+                            running.base_url,
+                            case,
+                            {},
+                            seconds=opts.duration,
+                            connections=opts.connections,
+                            threads=2,
+                            max_id=dataset.PRODUCTS,
+                        )
+                    )
+                on_replica = tuples_returned(replica_db) - before
+                rps = sum(r.requests for r in results) / sum(r.seconds for r in results)
+                p50 = statistics.median(r.p50_ms for r in results)
+                p99 = max(r.p99_ms for r in results)
+                errors = sum(r.errors for r in results)
+                log(f"{case.key} {running.stack.name}: {rps:,.0f} req/s p50 {p50:.2f} ms errors {errors}")
+                rows.append((case.key, running.stack.name, rps, p50, p99, errors, on_replica))
+    return rows
+
+
+def render(rows: list[tuple[str, str, float, float, float, int, int]], opts: argparse.Namespace) -> str:
+    """A markdown table of the measurements."""
+    lines = [
+        f"Replica read benchmark: {opts.rounds} x {opts.duration:g}s per case and stack, "
+        f"{opts.connections} connections, {os.cpu_count()} CPUs shared by client, servers, primary and "
+        "replica.",
+        "",
+        "| case | stack | req/s | p50 ms | p99 ms | errors | rows read on the replica |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for case, stack, rps, p50, p99, errors, on_replica in rows:
+        lines.append(f"| {case} | {stack} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {errors} | {on_replica:,} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
