@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -23,6 +25,7 @@ from pgbe.routing import RoutingSession
 from pgbe.settings import PgbeSettings
 
 T = TypeVar("T")
+logger = logging.getLogger("pgbe.database")
 # Errors meaning the connection went away while a statement ran (server restart, terminated
 # backend, broken socket): a read may safely run again on a fresh connection, a write may not.
 _DIED_MID_FLIGHT = (
@@ -317,8 +320,17 @@ class Database:
             raise ServiceUnavailableError("All database connections are busy", retry_after=1) from exc
         try:
             yield conn
+        except asyncpg.InternalClientError as exc:
+            # asyncpg's protocol state breaks when the server ends a session while its connection
+            # sits idle in the pool (restart, pg_terminate_backend) and the close is not yet seen:
+            # the connection is dead, so drop it and report it as lost (a read may be retried).
+            logger.warning("asyncpg connection dropped after an internal error: %s", exc)
+            conn.terminate()
+            raise asyncpg.ConnectionDoesNotExistError(f"the connection was lost ({exc})") from exc
         finally:
-            await pool.release(conn)
+            # The close of a lost connection may already have returned it to the pool.
+            with contextlib.suppress(asyncpg.InternalClientError):
+                await pool.release(conn)
 
     async def current_lsn(self, conn: asyncpg.Connection | None = None) -> str:
         """Return the primary's current WAL position (after a commit: a read-your-writes token)."""

@@ -82,8 +82,9 @@ async def _fetchrow(
     try:
         if read:
             position = _registry(res).read_position(request)
-            async with database.acquire_read(min_lsn=position) as conn:
-                row = await conn.fetchrow(compiled.sql, *compiled.args(values))
+            args = compiled.args(values)
+            # run_read runs the read again, once, when its connection dies mid-flight
+            row = await database.run_read(lambda conn: conn.fetchrow(compiled.sql, *args), min_lsn=position)
         else:
             async with database.acquire() as conn:
                 row = await conn.fetchrow(compiled.sql, *compiled.args(values))

@@ -142,7 +142,7 @@ class AppServer:
         """Base URL of the running server."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, *, graceful_seconds: float = 10, ready_timeout: float = 60) -> AppServer:
+    def start(self, *, graceful_seconds: float = 10, ready_timeout: float = 180) -> AppServer:
         """Start uvicorn and wait until the application answers its liveness check."""
         command = [
             sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1", "--port", str(self.port),
