@@ -1,5 +1,8 @@
 """Add users.full_name and fill it from first_name and last_name (the guide's data migration).
 
+One UPDATE inside the revision's transaction: the column and its data arrive together. On a big table,
+fill it with pgbe.batches.batched_update instead (docs/migrations.md, "Batched data migrations").
+
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-26 12:03:00+00:00

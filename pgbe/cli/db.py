@@ -94,7 +94,7 @@ def upgrade(
     _run("upgrade", revision, sql=sql)
 
 
-@app.command()
+@app.command(context_settings={"ignore_unknown_options": True})  # `-1` is a revision, not an option
 def downgrade(
     revision: Annotated[str, typer.Argument(help="Target: base, a revision id or -N")],
     sql: Annotated[bool, typer.Option("--sql", help="Print the SQL instead of running it")] = False,

@@ -291,3 +291,11 @@ def test_pgbe_db_check_model_differs_exits_non_zero(url: str, tmp_path: Path) ->
 
     assert done.returncode == 1
     assert "error: New upgrade operations detected" in done.stderr
+
+
+def test_pgbe_db_downgrade_minus_one_is_a_relative_revision(url: str) -> None:
+    _at(url, HEAD)
+
+    run_cli("pgbe", "db", "downgrade", "-1", cwd=ROOT, url=url)
+
+    assert database_revisions(url) == {HISTORY[-2]}

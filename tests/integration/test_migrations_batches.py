@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import psycopg
 import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 from sqlalchemy.exc import DataError
 
 from pgbe.batches import PROGRESS_TABLE, batched_update
 from pgbe.database import libpq_dsn, with_driver
+from pgbe.migrations import alembic_config
+from pgbe.testing.migrations import copy_project, database_revisions
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -22,9 +29,9 @@ def items_url(scratch_database: str) -> str:
     return scratch_database
 
 
-def _notes(url: str) -> dict[int, str | None]:
+def _notes(url: str, table: str = "items") -> dict[int, str | None]:
     with psycopg.connect(libpq_dsn(url)) as conn:
-        return dict(conn.execute("SELECT id, note FROM items ORDER BY id").fetchall())
+        return dict(conn.execute(f"SELECT id, note FROM {table} ORDER BY id").fetchall())
 
 
 def test_batched_update_thousand_rows_fills_every_row_in_ten_batches(items_url: str) -> None:
@@ -95,3 +102,49 @@ def test_batched_update_restart_runs_a_finished_job_again(items_url: str) -> Non
 
     assert result.rows == 1000
     assert set(_notes(items_url).values()) == {"b"}
+
+
+BATCHED_REVISION = '''"""Fill things.note in batches."""
+
+import sqlalchemy as sa
+from alembic import op
+
+from pgbe.batches import batched_update
+
+revision = "batched"
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("CREATE TABLE things (id bigint PRIMARY KEY, note text)")
+    op.execute("INSERT INTO things (id) SELECT generate_series(1, 300)")
+    with op.get_context().autocommit_block():
+        batched_update(op.get_bind(), "things", {set_sql!r}, batch_size=100, job="things", progress=False)
+
+
+def downgrade() -> None:
+    op.drop_table("things")
+'''
+
+
+def test_batched_update_in_autocommit_block_commits_batches_before_a_failure(
+    scratch_database: str, tmp_path: Path
+) -> None:
+    """The documented trade-off: batches outside the revision's transaction stay done when it fails."""
+    project = copy_project(ROOT, tmp_path / "project")
+    head = ScriptDirectory.from_config(alembic_config(ROOT)).get_current_head()
+    failing = "note = 'done' || left((1 / (id - 250))::text, 0)"
+    (project / "migrations" / "versions" / "2099_01_01_0000-batched_fill.py").write_text(
+        BATCHED_REVISION.format(down=head, set_sql=failing)
+    )
+    config = alembic_config(project, url=scratch_database)
+
+    with pytest.raises(DataError):
+        command.upgrade(config, "head")
+
+    assert database_revisions(scratch_database) == {head}
+    notes = _notes(scratch_database, "things")
+    assert [i for i, note in notes.items() if note == "done"] == list(range(1, 201))
+    assert all(notes[i] is None for i in range(201, 301))
