@@ -18,6 +18,7 @@ from pgbe.errors import TooManyRequestsError, UnauthorizedError
 from pgbe.settings import PgbeSettings
 
 BAD_CREDENTIALS = "Incorrect email or password"
+MAX_PASSWORD_INPUT = 1024
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Auth:
 
     async def login(self, email: str, password: str, *, client: str) -> TokenPair:
         """Check the credentials and issue tokens; unknown accounts and wrong passwords look alike."""
+        password = password[:MAX_PASSWORD_INPUT]  # bounds the hashing work; no stored password is as long
         limits = self._limits(email, client)
         wait = await self.throttle.retry_after(limits)
         if wait is not None:

@@ -36,7 +36,9 @@ async def get_user(conn: asyncpg.Connection, user_id: int) -> asyncpg.Record | N
 async def get_user_by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
     """Return the user row with this email (case-insensitive), or None."""
     row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT id, email, role, is_active, hashed_password FROM users WHERE lower(email) = lower($1)", email
+        "SELECT id, email, role, is_active, hashed_password FROM users WHERE lower(email) = lower($1)"
+        " ORDER BY id LIMIT 1",
+        email,
     )
     return row
 
