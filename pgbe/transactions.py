@@ -1,18 +1,23 @@
-"""Atomic blocks and retried transactions for sync sessions."""
+"""Atomic blocks and retried transactions: sync sessions, and asyncpg connections of the async pool."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
+import asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from pgbe.db_errors import RETRYABLE_SQLSTATES, sqlstate_of, translate
+
+if TYPE_CHECKING:
+    from pgbe.database import Database
 
 T = TypeVar("T")
 _DEPTH = "pgbe_atomic_depth"
@@ -76,6 +81,40 @@ def run_in_transaction(
                 cause = exc.__cause__ if exc.__cause__ is not None else exc
                 if sqlstate_of(cause) in RETRYABLE_SQLSTATES and attempt < retries:
                     attempt += 1
-                    time.sleep(backoff * (2**attempt) * (0.5 + random.random()))  # noqa: S311 - jitter
+                    time.sleep(_pause(backoff, attempt))
                     continue
                 raise
+
+
+def _pause(backoff: float, attempt: int) -> float:
+    pause: float = backoff * (2**attempt) * (0.5 + random.random())  # noqa: S311 - jitter, not security
+    return pause
+
+
+async def run_in_transaction_async(
+    database: Database,
+    work: Callable[[asyncpg.Connection], Awaitable[T]],
+    *,
+    isolation: str = "read_committed",
+    retries: int = 3,
+    backoff: float = 0.02,
+) -> T:
+    """Run `work` in a transaction on a primary connection, retrying serialization failures and deadlocks.
+
+    Each attempt is a new transaction; `work` must do nothing outside the database that it cannot repeat.
+    Other driver errors, and the last retryable one, are raised translated (409 for a conflict).
+    """
+    attempt = 0
+    while True:
+        try:
+            async with database.acquire() as conn, conn.transaction(isolation=isolation):
+                return await work(conn)
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate in RETRYABLE_SQLSTATES and attempt < retries:
+                attempt += 1
+                await asyncio.sleep(_pause(backoff, attempt))
+                continue
+            app_error = translate(exc)
+            if app_error is None:
+                raise
+            raise app_error from exc
