@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from app.admin import install_admin
 from app.api import auth as auth_api
 from app.api import router as api_router
 from app.bootstrap import ensure_first_admin
@@ -86,6 +87,7 @@ def create_app() -> FastAPI:
     registry = ResourceRegistry(database, settings, resolve_principal=auth.resolve_principal)
     register(app, *RESOURCES, registry=registry)
     # the admin site is mounted here
+    install_admin(app)
     return app
 
 

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from sqlalchemy import DateTime, Integer, MetaData, func, inspect
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from pgbe.naming import table_name
+from pgbe.naming import label, table_name
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(column_0_N_label)s",
@@ -57,6 +57,14 @@ class ModelMixin:
         # Only loaded values: a repr must never emit SQL (and works on detached objects).
         parts = [f"{name}={state.dict[name]!r}" if name in state.dict else f"{name}=…" for name in names]
         return f"<{type(self).__name__} {' '.join(parts)}>"
+
+    def __str__(self) -> str:
+        """Return a readable name (admin pages, related objects): name, title, full name or email."""
+        state = inspect(self).dict
+        for key in ("name", "title", "full_name", "email"):
+            if state.get(key):
+                return str(state[key])
+        return f"{label(type(self).__name__)} #{state.get('id', 'new')}"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the loaded column values keyed by attribute name."""

@@ -83,3 +83,67 @@ def new_project(
     written = write_project(target)
     typer.echo(f"created {len(written)} files in {target}")
     typer.echo("next: cd " + str(folder) + " && make test   (then: make run, pgbe new resource ...)")
+
+
+@app.command("resource")
+def new_resource(
+    name: Annotated[str, typer.Argument(help="CamelCase name of the entity, e.g. Article or BlogPost")],
+    fields: Annotated[
+        list[str],
+        typer.Argument(
+            help="name:type[:options]; types: str[:length], text, int, bool, float, date, datetime, "
+            "fk:<table>; options: optional, unique, index"
+        ),
+    ],
+    migrate: Annotated[
+        bool, typer.Option(help="Autogenerate the migration (database brought to head)")
+    ] = True,
+) -> None:
+    """Add a resource: model, schemas, controller, REST declaration, tests and its migration.
+
+    Example: pgbe new resource Article title:str:200 body:text published:bool author:fk:users
+    """
+    import importlib
+
+    from pgbe.project import Project
+    from pgbe.scaffold.fields import ScaffoldError, check_class_name, parse_fields
+    from pgbe.scaffold.resource import plan_resource, write_resource
+
+    project = Project.find()
+    try:
+        check_class_name(name)
+        specs = parse_fields(fields)
+        plan = plan_resource(name, specs, project.base_model(), project.root)
+        written = write_resource(plan, project.root)
+    except ScaffoldError as exc:
+        fail(str(exc))
+    for path in written:
+        typer.echo(f"wrote {path.relative_to(project.root)}")
+    if not migrate:
+        typer.echo(f'next: pgbe db revision --autogenerate -m "add {plan.table}", review it, pgbe db upgrade')
+        return
+    importlib.import_module(f"app.models.{plan.module}")
+    revision = _autogenerate(project.root, f"add {plan.table}")
+    typer.echo(f"wrote {revision.relative_to(project.root)}")
+    typer.echo(
+        "review the migration (column types, NOT NULL on tables that already hold rows, indexes, "
+        "ON DELETE of foreign keys), then: pgbe db upgrade && pytest"
+    )
+
+
+def _autogenerate(root: Path, message: str) -> Path:
+    """Bring the database to head, then autogenerate a revision from the models; return its file."""
+    from alembic import command
+    from alembic.util import CommandError
+
+    from pgbe.migrations import alembic_config
+
+    config = alembic_config(root)
+    try:
+        command.upgrade(config, "head")
+        script = command.revision(config, message=message, autogenerate=True)
+    except CommandError as exc:
+        fail(f"migration not generated ({exc}); the files are written: run pgbe db revision --autogenerate")
+    if script is None or isinstance(script, list):
+        fail("autogenerate found no change: is the model imported in app/models/__init__.py?")
+    return Path(script.path)

@@ -88,7 +88,10 @@ def _flatten(routes: Sequence[BaseRoute]) -> Iterator[Any]:
 
 
 def collect_routes(
-    routes: Sequence[BaseRoute], prefix: str = "", declared: dict[tuple[str, str], str] | None = None
+    routes: Sequence[BaseRoute],
+    prefix: str = "",
+    declared: dict[tuple[str, str], str] | None = None,
+    mounted: str | None = None,
 ) -> Iterator[RouteInfo]:
     """Yield one RouteInfo per method of every route, mounted applications included."""
     for route in _flatten(routes):
@@ -101,9 +104,12 @@ def collect_routes(
                     "*", path or "/", "(mounted app)", original.name or type(original.app).__name__
                 )
             else:
-                yield from collect_routes(sub, path, declared)
+                # A mounted application (the admin site) checks its own sign-in.
+                yield from collect_routes(sub, path, declared, f"{original.name or 'mounted app'} sign-in")
             continue
-        if not isinstance(original, Route) or "_method_not_allowed" in original.endpoint.__qualname__:
+        if not isinstance(original, Route) or "_method_not_allowed" in getattr(
+            original.endpoint, "__qualname__", ""
+        ):
             continue
         for method in sorted(route.methods or {"GET"}):
             if method == "HEAD":
@@ -114,7 +120,7 @@ def collect_routes(
             if permission is None:
                 dependant = getattr(route, "dependant", None)
                 deps = _dependency_names(dependant) if dependant is not None else []
-                permission = ", ".join(deps) or "public"
+                permission = ", ".join(deps) or mounted or "public"
             yield RouteInfo(method, prefix + str(route.path), permission, str(route.name))
 
 

@@ -1,0 +1,57 @@
+"""The admin site at /admin (sqladmin): every model, the project's users, the API's permissions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqladmin import Admin
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+
+from pgbe.admin.auth import RolePermissions, UserBackend, resource_grants
+from pgbe.admin.views import HIDDEN, model_views
+from pgbe.settings import PgbeSettings
+
+ROLES = ("staff", "user")
+
+
+def mount_admin(
+    app: Starlette,
+    *,
+    base: Any,
+    session_maker: sessionmaker[Session],
+    settings: PgbeSettings,
+    user_model: Any,
+    resources: Iterable[Any] = (),
+    base_url: str = "/admin",
+    hidden: frozenset[str] = HIDDEN,
+) -> Admin:
+    """Mount the admin site on `app`: sign-in with admin or staff users, permissions from `resources`.
+
+    Admins may do everything. Other roles get, per model, the actions its REST resource allows them
+    (a model without a resource is for admins only). Cookies are signed with SECRET_KEY, SameSite=lax,
+    and Secure outside development and tests.
+    """
+    resources = list(resources)
+    backend = UserBackend(
+        secret_key=settings.secret_key.get_secret_value(),
+        session_maker=session_maker,
+        user_model=user_model,
+        https_only=settings.environment not in ("development", "test"),
+    )
+    grants = {res.model.__table__.name: resource_grants(res, ROLES) for res in resources}
+    admin = Admin(
+        app,
+        session_maker=session_maker,
+        base_url=base_url,
+        title=f"{settings.project_name} admin",
+        authentication_backend=backend,
+        authorization_backend=RolePermissions(grants),
+    )
+    for view in model_views(base, resources, hidden=hidden):
+        admin.add_view(view)
+    return admin
+
+
+__all__ = ["mount_admin"]

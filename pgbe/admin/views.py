@@ -1,0 +1,91 @@
+"""One sqladmin view per model of a declarative base, configured from the model and its REST resource."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterable
+from typing import Any
+
+from sqladmin import ModelView
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapper, RelationshipDirection
+
+from pgbe.naming import label
+
+HIDDEN = frozenset({"hashed_password"})
+MANAGED = frozenset({"id", "created_at", "updated_at", "version"})  # set by the database or the ORM
+TEXT_OPERATORS = frozenset({"eq", "icontains", "contains", "startswith"})
+
+
+def _searchable(mapper: Mapper[Any], resource: Any, hidden: frozenset[str]) -> list[str]:
+    columns = {c.key: c for c in mapper.column_attrs}
+    if resource is not None:
+        names = [
+            n for n, f in resource.spec.filters.items() if "." not in n and set(f.operators) & TEXT_OPERATORS
+        ]
+    else:
+        names = list(columns)
+    return [
+        n
+        for n in names
+        if n in columns and n not in hidden and isinstance(columns[n].columns[0].type, String | Text)
+    ]
+
+
+def _sortable(mapper: Mapper[Any], resource: Any, hidden: frozenset[str]) -> list[str]:
+    columns = [c.key for c in mapper.column_attrs if c.key not in hidden]
+    if resource is None:
+        return columns
+    return [n for n in resource.spec.sort if n in columns]
+
+
+def model_view(
+    mapper: Mapper[Any], resource: Any = None, *, hidden: frozenset[str] = HIDDEN
+) -> type[ModelView]:
+    """Return a ModelView of `mapper`'s class: readable names, no secrets, the resource's search and sort."""
+    cls = mapper.class_
+    columns = [c.key for c in mapper.column_attrs if c.key not in hidden]
+    to_one = [r.key for r in mapper.relationships if r.direction is RelationshipDirection.MANYTOONE]
+    to_many = [r.key for r in mapper.relationships if r.direction is RelationshipDirection.ONETOMANY]
+    required_hidden = any(
+        not c.columns[0].nullable and c.columns[0].server_default is None and c.columns[0].default is None
+        for c in mapper.column_attrs
+        if c.key in hidden
+    )
+    # In lists, a foreign key column shows as its related object's name, in the column's place.
+    backing = {
+        col.key: r.key
+        for r in mapper.relationships
+        if r.direction is RelationshipDirection.MANYTOONE
+        for col in r.local_columns
+    }
+    listed = [backing.get(c, c) for c in columns if c not in ("version", "updated_at")]
+    attrs: dict[str, Any] = {
+        "name": label(cls.__name__),
+        "name_plural": label(cls.__name__, plural=True),
+        "column_list": listed + [r for r in to_one if r not in listed],
+        "column_details_exclude_list": sorted(hidden),
+        "column_export_exclude_list": sorted(hidden),
+        "form_excluded_columns": sorted(hidden | MANAGED) + to_many,
+        "column_searchable_list": _searchable(mapper, resource, hidden),
+        "column_sortable_list": _sortable(mapper, resource, hidden),
+        "column_default_sort": [("id", True)],
+        "can_create": not required_hidden,  # a form without the hidden field could not insert a row
+        "page_size": 25,
+    }
+
+    def body(namespace: dict[str, Any]) -> None:
+        namespace.update(attrs)
+
+    view: type[ModelView] = types.new_class(f"{cls.__name__}Admin", (ModelView,), {"model": cls}, body)
+    view.identity = cls.__table__.name  # URLs like the API's: /admin/products/list
+    return view
+
+
+def model_views(
+    base: Any, resources: Iterable[Any] = (), *, hidden: frozenset[str] = HIDDEN
+) -> list[type[ModelView]]:
+    """Return a view of every mapped class of `base`, in label order, each with its resource if any."""
+    by_model = {res.model: res for res in resources}
+    mappers = sorted(base.registry.mappers, key=lambda m: label(m.class_.__name__, plural=True))
+    return [model_view(m, by_model.get(m.class_), hidden=hidden) for m in mappers]

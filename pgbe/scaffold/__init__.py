@@ -1,0 +1,1 @@
+"""Code generators: projects and resources written from templates."""
