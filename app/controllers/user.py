@@ -12,6 +12,7 @@ from app.controllers.base_controller import BaseController
 from app.models.user import User
 from app.schemas.user import UserCreate, UserUpdate
 from pgbe.auth.passwords import hash_password
+from pgbe.errors import ConflictError
 
 
 class UserController(BaseController[User, UserCreate, UserUpdate]):
@@ -32,6 +33,7 @@ class UserController(BaseController[User, UserCreate, UserUpdate]):
         if password is not None:
             data["hashed_password"] = hash_password(password)
         data["full_name"] = f"{data['first_name']} {data['last_name']}"
+        self._refuse_taken_email(db, data.get("email"), user_id=None)
         return super().create(db, obj_in=data)
 
     def update(self, db: Session, *, db_obj: User, obj_in: UserUpdate | Mapping[str, Any]) -> User:
@@ -43,7 +45,17 @@ class UserController(BaseController[User, UserCreate, UserUpdate]):
             first = data.get("first_name", db_obj.first_name)
             last = data.get("last_name", db_obj.last_name)
             data["full_name"] = f"{first} {last}"
+        self._refuse_taken_email(db, data.get("email"), user_id=db_obj.id)
         return super().update(db, db_obj=db_obj, obj_in=data)
+
+    def _refuse_taken_email(self, db: Session, email: str | None, *, user_id: int | None) -> None:
+        # Sign-in looks emails up case-insensitively, so two accounts may not differ by case only;
+        # the unique constraint on users.email still decides between two concurrent requests.
+        if email is None:
+            return
+        other = self.get_by_email(db, email)
+        if other is not None and other.id != user_id:
+            raise ConflictError("A user with this email already exists", field="email")
 
 
 user_controller = UserController()
