@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import Engine, event
+from sqlalchemy.orm import ORMExecuteState, Session, raiseload
 
 # Connection methods that send a statement; asyncpg's own type introspection (once per connection
 # and type) is not a statement of the request and is not counted.
@@ -139,3 +140,21 @@ def _watching(counter: QueryCounter, engines: tuple[Engine, ...]) -> Iterator[No
         return
     with counter.watch_engine(engines[0]), _watching(counter, engines[1:]):
         yield
+
+
+@contextmanager
+def no_lazy_loads(session: Session) -> Iterator[None]:
+    """Make any lazy load of a relationship inside the block raise, so an N+1 fails the test.
+
+    Relationships loaded eagerly (`selectinload`, `joinedload`, `get_page(... include ...)`) work.
+    """
+
+    def forbid(state: ORMExecuteState) -> None:
+        if state.is_select and not state.is_relationship_load and not state.is_column_load:
+            state.statement = state.statement.options(raiseload("*"))
+
+    event.listen(session, "do_orm_execute", forbid)
+    try:
+        yield
+    finally:
+        event.remove(session, "do_orm_execute", forbid)

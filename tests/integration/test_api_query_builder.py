@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session
 
 from app.controllers.product import product_controller
@@ -11,7 +12,7 @@ from app.models import Category, Product, Tag
 from app.resources import products
 from pgbe.query import parse_list_params
 from pgbe.resources.statements import select_page
-from pgbe.testing.queries import count_queries
+from pgbe.testing.queries import count_queries, no_lazy_loads
 
 
 @pytest.fixture
@@ -59,3 +60,13 @@ def test_controller_get_page_with_includes_runs_constant_statements(
         names = [(row.category.name if row.category else None, [t.name for t in row.tags]) for row in rows]
     assert len(names) == 30
     assert queries.count == 4  # count, page, categories, tags: whatever the page size
+
+
+def test_controller_get_page_lazy_load_raises_under_no_lazy_loads(db: Session, catalogue: None) -> None:
+    params = parse_list_params(products.spec, [("include", "tags")], default_limit=5, max_limit=500)
+    db.expunge_all()  # forget the objects the fixture made, whose relationships are already set
+    with no_lazy_loads(db):
+        rows, _ = product_controller.get_page(db, products.spec, params)
+        assert all(row.tags for row in rows)
+        with pytest.raises(InvalidRequestError, match="lazy"):
+            _ = rows[0].category
