@@ -1,0 +1,64 @@
+"""docs/tutorial.md, run word for word: every ```bash tutorial block, in order, in one shell."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pgbe.testing.databases import TestServer
+from pgbe.testing.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+TUTORIAL = ROOT / "docs" / "tutorial.md"
+BLOCK = re.compile(r"^```bash tutorial\n(.*?)^```", re.S | re.M)
+
+
+def tutorial_blocks() -> list[str]:
+    """Return the shell blocks the tutorial marks as steps, in reading order."""
+    return BLOCK.findall(TUTORIAL.read_text())
+
+
+@pytest.fixture
+def bookshop_database(test_server: TestServer) -> Iterator[str]:
+    url = test_server.create_database("pgbe_tutorial")
+    yield url
+    test_server.drop_database(url)
+
+
+def test_tutorial_blocks_found() -> None:
+    blocks = tutorial_blocks()
+    assert len(blocks) >= 6
+    assert blocks[0].startswith("pgbe new project bookshop\ncd bookshop")
+
+
+def test_tutorial_commands_run_as_written(
+    tmp_path: Path, test_server: TestServer, bookshop_database: str
+) -> None:
+    first, *rest = tutorial_blocks()
+    venv = Path(sys.executable).parent.parent
+    # `make test` would create .venv and install pgbe into it; this run lends it pgbe's own environment.
+    script = "\n".join(["set -euo pipefail", first, f"ln -s {venv} .venv", *rest])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DB_", "PGBE_"))}
+    env.pop("ENVIRONMENT", None)
+    env.update(
+        PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        TEST_DATABASE_URL=test_server.admin_url,
+        DATABASE_URL=bookshop_database,
+        PORT=str(free_port()),
+    )
+    result = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "wrote app/models/book.py" in output
+    assert "16 passed" in output  # 7 of the new project, 6 generated for books, 3 of the report
+    assert re.search(r"GET\s+/reports/books\s+role admin\|staff\s+book_report", output)
+    assert '"items":[]' in output  # GET /books from the production-style run
+    assert (tmp_path / "bookshop" / "app" / "models" / "book.py").is_file()
