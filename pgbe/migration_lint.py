@@ -22,6 +22,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.script import Script, ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import MetaData
 
 from pgbe.migrations import alembic_config
@@ -188,9 +189,11 @@ def run_squawk(revisions: Sequence[RenderedRevision], *, pg_version: str) -> lis
         args += [f"--exclude={rule}" for rule in EXCLUDED_RULES]
         done = subprocess.run([*args, *files], capture_output=True, text=True, check=False)  # noqa: S603
         try:
-            reports = json.loads(done.stdout or "[]")
-        except json.JSONDecodeError as exc:
-            raise RuntimeError(f"squawk failed: {done.stderr.strip() or done.stdout.strip()}") from exc
+            reports = json.loads(done.stdout) if done.returncode in (0, 1) else None
+        except json.JSONDecodeError:
+            reports = None
+        if not isinstance(reports, list):
+            raise RuntimeError(f"squawk failed: {done.stderr.strip() or done.stdout.strip()}")
     findings = []
     for report in reports:
         rev = files[report["file"]]
@@ -305,8 +308,12 @@ def format_report(findings: Sequence[Finding], root: Path) -> str:
 
 
 def main(root: Path, *, pg_version: str = "15") -> int:
-    """Lint the project's migrations, print the report and return the exit status (1 on problems)."""
+    """Lint the project's migrations, print the report; return 1 on problems, 2 when linting failed."""
     root = root.resolve()
-    findings = lint(root, pg_version=pg_version)
+    try:
+        findings = lint(root, pg_version=pg_version)
+    except (CommandError, OSError, RuntimeError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
     print(format_report(findings, root))  # noqa: T201 - the command's output
     return 1 if any(f.allowed is None for f in findings) else 0

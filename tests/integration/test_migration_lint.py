@@ -165,3 +165,10 @@ def test_pgbe_db_lint_cli_exit_status_follows_findings(project: Path, database_u
     )
     assert "safe way: create it CONCURRENTLY" in failing.stdout
     assert "1 problem(s) in 1 revision(s)" in failing.stdout
+
+
+def test_migration_lint_squawk_error_exits_two_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(ROOT, pg_version="not-a-version")
+
+    assert status == 2
+    assert capsys.readouterr().err.startswith("error: squawk failed: error: invalid value 'not-a-version'")
