@@ -329,8 +329,12 @@ def write_resource(plan: ResourcePlan, root: Path) -> list[Path]:
     paths = _paths(root, plan.module, plan.table)
     resources = root / "app" / "resources.py"
     models_init = root / "app" / "models" / "__init__.py"
-    if not resources.exists() or "RESOURCES" not in resources.read_text():
-        raise ScaffoldError("app/resources.py with a RESOURCES list is missing: is this a pgbe project?")
+    if not resources.exists() or not re.search(
+        r"^RESOURCES(: list\[\w+\])? = \[", resources.read_text(), re.M
+    ):
+        raise ScaffoldError(
+            "app/resources.py must define a RESOURCES list (RESOURCES: list[Resource] = [...])"
+        )
     imports, declaration = _declaration(plan)
     contents = {
         paths["model"]: _model(plan),

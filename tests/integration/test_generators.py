@@ -128,3 +128,20 @@ def test_new_resource_unknown_foreign_table_refused_with_one_line(
         "error: field 'owner': no table 'people' (tables: login_throttles, refresh_tokens, users)"
     ]
     assert not (project / "app" / "models" / "note.py").exists()
+
+
+def test_new_resource_without_resources_list_refused_before_writing(
+    project: Path, test_server: TestServer
+) -> None:
+    resources = project / "app" / "resources.py"
+    resources.write_text(
+        resources.read_text().replace("RESOURCES: list[Resource] = [users]", "RESOURCES = (users,)")
+    )
+    result = _run(
+        [PYTHON, "-m", "pgbe.cli", "new", "resource", "Note", "text:str"], project, _env(test_server)
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: app/resources.py must define a RESOURCES list (RESOURCES: list[Resource] = [...])"
+    ]
+    assert not (project / "app" / "models" / "note.py").exists()
