@@ -115,20 +115,28 @@ async def test_read_after_write_replay_paused_stale_without_token_fresh_with_tok
 
 
 async def test_acquire_read_replica_lagging_beyond_bound_uses_primary(
-    cluster: Cluster, notes_db: str, paused_replica: Cluster
+    cluster: Cluster, notes_db: str
 ) -> None:
-    db = make_database(cluster, notes_db, db_replica_max_lag_seconds=0)
+    db = make_database(cluster, notes_db, db_replica_max_lag_seconds=0.2)
     try:
-        async with db.acquire_read() as conn:  # nothing pending yet: lag 0, the replica serves
+        cluster.wait_replayed()
+        async with db.acquire_read() as conn:  # caught up: lag 0, the replica serves
             assert await conn.fetchval(PORT) == cluster.replica_port
-        async with db.acquire() as conn:
-            await conn.execute("INSERT INTO notes VALUES (2, 'pending') ON CONFLICT DO NOTHING")
-        db.replicas.replicas[0].checked_at = float("-inf")  # next read re-reads the status
-        async with db.acquire_read() as conn:
-            assert await conn.fetchval(PORT) == cluster.primary_port
-        problems = await db.replica_problems()
-        assert len(problems) == 1
-        assert "lagging" in problems[0]
+        cluster.set_replay_paused(True)
+        try:
+            async with db.acquire() as conn:
+                await conn.execute("INSERT INTO notes VALUES (2, 'pending') ON CONFLICT DO NOTHING")
+            # the lag (age of the last replayed transaction) grows past the bound while paused
+            deadline = time.monotonic() + 10
+            while not (problems := await db.replica_problems()):
+                assert time.monotonic() < deadline, "the paused replica never looked lagging"
+                await asyncio.sleep(0.05)
+            assert len(problems) == 1
+            assert "lagging" in problems[0]
+            async with db.acquire_read() as conn:
+                assert await conn.fetchval(PORT) == cluster.primary_port
+        finally:
+            cluster.set_replay_paused(False)
     finally:
         await db.close()
 
