@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from pgbe.http.problems import PROBLEM_MEDIA_TYPE, Problem
 from pgbe.query.params import INT4_MAX, MAX_IN_VALUES
 from pgbe.resources import endpoints
+from pgbe.resources.dispatch import install_resource_dispatch
 from pgbe.resources.registry import ResourceRegistry
 from pgbe.resources.resource import Resource
 
@@ -264,5 +265,6 @@ def register(
         for path in dict.fromkeys(route.path for route in routes):
             methods = sorted({m for r in routes if r.path == path for m in (r.methods or ())})
             app.router.routes.append(Route(path, MethodNotAllowed(methods), include_in_schema=False))
+    install_resource_dispatch(app, [r for r in app.router.routes if isinstance(r, ResourceRoute)])
     app.openapi_schema = None
     return registry
