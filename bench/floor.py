@@ -291,6 +291,10 @@ async def health(_: Request) -> Response:
     return Response(b"ok")
 
 
+async def _skip_reset(_: asyncpg.Connection) -> None:
+    """Release without the reset query: this code leaves no session state behind."""
+
+
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     """Open the pool (same size and session settings as pgbe's) and close it on shutdown."""
@@ -299,6 +303,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         os.environ["DATABASE_URL"],
         min_size=1,
         max_size=size,
+        reset=_skip_reset,  # as pgbe's pool does (pgbe.database.release_without_reset)
         server_settings={"statement_timeout": "15000", "application_name": "pgbe-bench-floor"},
     )
     yield

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import statistics
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from sqlalchemy.engine import make_url
 from bench import dataset
 from bench.cases import Case, select
 from bench.compare import compare_responses
-from bench.load import ensure_wrk, run_wrk
+from bench.load import LoadResult, ensure_wrk, run_wrk
 from bench.report import RSS_LIMIT_MB, Report, Row
 from bench.servers import RssSampler, Running, Stack, serve
 from bench.sqlcount import StatementCounter
@@ -38,6 +40,7 @@ class Options:
     floor: bool
     pool_size: int
     soak: float
+    rounds: int
     count_requests: int
     out: Path
 
@@ -59,6 +62,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--no-floor", action="store_true", help="skip the hand-written floor")
     parser.add_argument("--pool-size", type=int, default=int(env("BENCH_POOL_SIZE", "16")), help="per worker")
     parser.add_argument("--soak", type=float, default=float(env("BENCH_SOAK", "0")), help="RSS run, seconds")
+    parser.add_argument(
+        "--rounds", type=int, default=int(env("BENCH_ROUNDS", "2")), help="interleaved rounds"
+    )
     parser.add_argument("--count-requests", type=int, default=20, help="requests per case for SQL counts")
     parser.add_argument("--out", type=Path, default=RESULTS)
     a = parser.parse_args(argv)
@@ -72,6 +78,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         floor=not a.no_floor,
         pool_size=a.pool_size,
         soak=a.soak,
+        rounds=max(1, a.rounds),
         count_requests=a.count_requests,
         out=a.out,
     )
@@ -155,6 +162,8 @@ def count_statements(opts: Options, db: dataset.BenchDatabase, secret: str, repo
     counter = StatementCounter(url.host or "127.0.0.1", url.port or 5432).start()
     proxied = url.set(host="127.0.0.1", port=counter.port).render_as_string(hide_password=False)
     counts: dict[str, str] = {}
+    token: str | None = None
+    reason = ""
     try:
         for name, app in (("pgbe", "app.main:app"), ("floor", "bench.floor:app")):
             if name == "floor" and not opts.floor:
@@ -167,7 +176,8 @@ def count_statements(opts: Options, db: dataset.BenchDatabase, secret: str, repo
                 "/health" if name == "floor" else "/health/live",
             )
             with serve(stack, log_dir=opts.out) as running, httpx.Client(base_url=running.base_url) as client:
-                token, reason = get_token(running.base_url)
+                if name == "pgbe":  # the floor has no sign-in; it accepts pgbe's tokens (same secret)
+                    token, reason = get_token(running.base_url)
                 for case in _runnable(opts.cases, token, reason, report):
                     counts[f"{case.key} {name}"] = _count_case(
                         client, case, token, counter, opts, report, name
@@ -204,35 +214,62 @@ def _count_case(
     return " ".join(parts + extra)
 
 
+def _one_run(
+    opts: Options, running: Running, case: Case, headers: dict[str, str]
+) -> tuple[LoadResult, float]:
+    common = {"connections": opts.connections, "threads": opts.threads, "max_id": dataset.PRODUCTS}
+    if opts.warmup > 0:
+        run_wrk(running.base_url, case, headers, seconds=opts.warmup, **common)
+    with RssSampler(running) as sampler:
+        result = run_wrk(running.base_url, case, headers, seconds=opts.duration, **common)
+    return result, sampler.peak_mb()
+
+
 def measure(
-    opts: Options, running: Running, token: str | None, report: Report, counts: dict[str, str]
+    opts: Options,
+    servers: list[Running],
+    db: dataset.BenchDatabase,
+    token: str | None,
+    report: Report,
+    counts: dict[str, str],
 ) -> None:
-    """Run every case against one started server."""
+    """Run each case on every server, interleaved over `opts.rounds` rounds (the order rotates).
+
+    All servers are up at once but only one is loaded at a time; interleaving spreads the noise of a
+    shared machine over every server instead of charging it to whichever ran during a busy minute.
+    """
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    ordered = sorted(_runnable(opts.cases, token, "", Report({})), key=lambda c: c.writes)
+    ordered = sorted(_runnable(opts.cases, token, "no access token", report), key=lambda c: c.writes)
     for case in ordered:
-        common = {"connections": opts.connections, "threads": opts.threads, "max_id": dataset.PRODUCTS}
-        if opts.warmup > 0:
-            run_wrk(running.base_url, case, headers, seconds=opts.warmup, **common)
-        with RssSampler(running) as sampler:
-            result = run_wrk(running.base_url, case, headers, seconds=opts.duration, **common)
-        stack = running.stack.name
-        who = "floor" if stack.startswith("floor") else "pgbe"
-        row = Row(
-            case=case.key,
-            stack=stack,
-            rps=result.rps,
-            p50_ms=result.p50_ms,
-            p99_ms=result.p99_ms,
-            errors=result.errors,
-            sql_per_request=counts.get(f"{case.key} {who}", "?"),
-            peak_rss_mb=sampler.peak_mb(),
-        )
-        report.rows.append(row)
-        log(
-            f"  {case.key} {stack}: {row.rps:,.0f} req/s p50 {row.p50_ms:.2f} ms p99 {row.p99_ms:.2f} ms "
-            f"errors {row.errors} rss {row.peak_rss_mb:.0f} MB"
-        )
+        runs: dict[str, list[tuple[LoadResult, float]]] = {r.stack.name: [] for r in servers}
+        for round_ in range(opts.rounds):
+            shift = round_ % len(servers)
+            for running in servers[shift:] + servers[:shift]:
+                result, peak = _one_run(opts, running, case, headers)
+                runs[running.stack.name].append((result, peak))
+                log(
+                    f"  {case.key} {running.stack.name} round {round_ + 1}: {result.rps:,.0f} req/s "
+                    f"p50 {result.p50_ms:.2f} ms p99 {result.p99_ms:.2f} ms errors {result.errors} "
+                    f"rss {peak:.0f} MB"
+                )
+                if case.writes:
+                    dataset.reset_writes(db.url)
+        for running in servers:
+            stack = running.stack.name
+            results = [r for r, _ in runs[stack]]
+            who = "floor" if stack.startswith("floor") else "pgbe"
+            report.rows.append(
+                Row(
+                    case=case.key,
+                    stack=stack,
+                    rps=sum(r.requests for r in results) / sum(r.seconds for r in results),
+                    p50_ms=statistics.median(r.p50_ms for r in results),
+                    p99_ms=max(r.p99_ms for r in results),
+                    errors=sum(r.errors for r in results),
+                    sql_per_request=counts.get(f"{case.key} {who}", "?"),
+                    peak_rss_mb=max(p for _, p in runs[stack]),
+                )
+            )
 
 
 def soak(opts: Options, db: dataset.BenchDatabase, secret: str, report: Report) -> None:
@@ -272,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(
         settings={
             "database server": db.where,
-            "duration per case (s)": opts.duration,
+            "duration per case and round (s)": opts.duration,
+            "rounds (interleaved, order rotated)": opts.rounds,
             "warm-up per case (s)": opts.warmup,
             "wrk connections / threads": f"{opts.connections} / {opts.threads}",
             "asyncpg pool per worker": opts.pool_size,
@@ -285,12 +323,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         token = verify(opts, db, secret, report) if opts.floor else None
         counts = count_statements(opts, db, secret, report)
-        for stack in stacks(opts, db.url, secret):
-            log(f"measuring {stack.name}")
-            with serve(stack, log_dir=opts.out) as running:
-                token, _ = get_token(running.base_url)
-                measure(opts, running, token, report, counts)
-            dataset.reset_writes(db.url)
+        with ExitStack() as running:
+            servers = [
+                running.enter_context(serve(s, log_dir=opts.out)) for s in stacks(opts, db.url, secret)
+            ]
+            log("measuring " + ", ".join(r.stack.name for r in servers))
+            if token is None:
+                token, _ = get_token(servers[0].base_url)
+            measure(opts, servers, db, token, report, counts)
         if opts.soak > 0:
             soak(opts, db, secret, report)
     finally:
