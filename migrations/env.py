@@ -17,6 +17,7 @@ from app.config.settings import get_settings
 from app.models.base import BaseModel
 from pgbe.batches import PROGRESS_TABLE
 from pgbe.database import resolve_url, with_driver
+from pgbe.migrations import MIGRATION_LOCK_KEY
 
 config = context.config
 target_metadata = BaseModel.metadata
@@ -101,6 +102,9 @@ def run_migrations_online() -> None:
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as conn:
+            # One migrator per database; the lock goes with the connection (NullPool closes it). Taken
+            # before lock_timeout is set: waiting for another migrator to finish is expected.
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
             for statement in _timeouts():
                 conn.exec_driver_sql(statement)
             conn.commit()  # session-level settings stay; alembic must start with no open transaction

@@ -8,6 +8,10 @@ from pathlib import Path
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
+# Key of the session advisory lock migrations/env.py holds while migrating ("pgbe" in ASCII): two
+# `alembic upgrade` or `pgbe run` started together run one after the other instead of colliding.
+MIGRATION_LOCK_KEY = 0x70676265
+
 
 def alembic_config(
     root: Path | None = None, *, url: str | None = None, configure_logging: bool = False

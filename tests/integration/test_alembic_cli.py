@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +16,9 @@ from alembic import command
 from alembic.script import ScriptDirectory
 
 from pgbe.database import libpq_dsn
-from pgbe.migrations import alembic_config
+from pgbe.migrations import MIGRATION_LOCK_KEY, alembic_config
 from pgbe.testing.databases import TestServer
-from pgbe.testing.migrations import copy_project, database_revisions, run_cli
+from pgbe.testing.migrations import console_script, copy_project, database_revisions, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ScriptDirectory.from_config(alembic_config(ROOT))
@@ -299,3 +301,45 @@ def test_pgbe_db_downgrade_minus_one_is_a_relative_revision(url: str) -> None:
     run_cli("pgbe", "db", "downgrade", "-1", cwd=ROOT, url=url)
 
     assert database_revisions(url) == {HISTORY[-2]}
+
+
+def _wait_for_blocked_migrator(
+    holder: psycopg.Connection[tuple[object, ...]], migrator: subprocess.Popen[str]
+) -> None:
+    """Return once another session waits for the migration lock; fail if the migrator exits first."""
+    query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = %s"
+    for _ in range(2400):  # a guard against hanging, not a timing assertion
+        row = holder.execute(query, (MIGRATION_LOCK_KEY,)).fetchone()
+        if row and row[0]:
+            return
+        if migrator.poll() is not None:
+            raise AssertionError(f"the migrator did not wait: {migrator.communicate()}")
+        time.sleep(0.05)
+    raise AssertionError("no session ever waited for the migration lock")
+
+
+def test_alembic_upgrade_waits_for_a_running_migrator_then_applies_once(url: str) -> None:
+    _at(url, "base")
+    env = {**os.environ, "DATABASE_URL": url}
+    with psycopg.connect(libpq_dsn(url), autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        migrator = subprocess.Popen(
+            [console_script("alembic"), "upgrade", "head"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            _wait_for_blocked_migrator(holder, migrator)
+            assert database_revisions(url) == set()
+            holder.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+            _, err = migrator.communicate(timeout=600)
+        finally:
+            if migrator.poll() is None:
+                migrator.kill()
+                migrator.communicate()
+
+    assert migrator.returncode == 0, err
+    assert database_revisions(url) == {HEAD}
