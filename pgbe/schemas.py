@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from functools import cache
+from typing import Annotated, Any, get_args
 
 from annotated_types import GroupedMetadata
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 INT4_MIN = -(2**31)
 INT4_MAX = 2**31 - 1
@@ -23,11 +24,31 @@ def _no_nul(value: str) -> str:
 Text = Annotated[str, AfterValidator(_no_nul)]
 """Text of any length without NUL characters (PostgreSQL refuses them)."""
 
+
 Int4 = Annotated[int, Field(ge=INT4_MIN, le=INT4_MAX)]
 """An integer that fits PostgreSQL's `integer`."""
 
 Id = Annotated[int, Field(ge=1, le=INT4_MAX)]
 """A primary key value."""
+
+
+@cache
+def _integer_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    names = []
+    for name, field in model.model_fields.items():
+        types = set(get_args(field.annotation)) or {field.annotation}
+        if int in types and bool not in types:
+            names.append(field.alias or name)
+    return tuple(names)
+
+
+def _refuse_coerced_integers(model: type[BaseModel], data: Any) -> Any:
+    """Refuse `true` or `"5"` for an integer field: JSON says they are not integers (5.0 is one)."""
+    if isinstance(data, dict):
+        for name in _integer_fields(model):
+            if isinstance(data.get(name), bool | str):
+                raise ValueError(f"{name}: Input should be a valid integer")
+    return data
 
 
 @dataclass(frozen=True)
@@ -47,11 +68,21 @@ class CreateSchema(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _json_integers(cls, data: Any) -> Any:
+        return _refuse_coerced_integers(cls, data)
+
 
 class UpdateSchema(BaseModel):
     """Base of partial-update bodies: every field optional, unknown fields rejected."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _json_integers(cls, data: Any) -> Any:
+        return _refuse_coerced_integers(cls, data)
 
 
 class ReadSchema(BaseModel):

@@ -41,14 +41,19 @@ class FaultCluster:
         from pgbe.migrations import alembic_config
 
         command.upgrade(alembic_config(ROOT, url=self.url), "head")
+        self.staff_id = self._user("staff")
+        self.admin_id = self._user("admin")
+
+    def _user(self, role: str) -> int:
         with psycopg.connect(self.url, autocommit=True) as conn:
             row = conn.execute(
                 "INSERT INTO users (email, first_name, last_name, full_name, hashed_password, role,"
-                " is_active) VALUES ('staff@faults.test', 'Staff', 'Faults', 'Staff Faults', 'x',"
-                " 'staff', true) RETURNING id"
+                " is_active) VALUES (%s, 'Test', 'Faults', 'Test Faults', 'x', %s, true) RETURNING id",
+                (f"{role}@faults.test", role),
             ).fetchone()
         assert row is not None
-        self.staff_id: int = row[0]
+        user_id: int = row[0]
+        return user_id
 
     def connect(self) -> psycopg.Connection[tuple[object, ...]]:
         """A direct autocommit connection to the `app` database (not the application's)."""
@@ -89,11 +94,11 @@ def load_app(fault_cluster: FaultCluster) -> Iterator[AppServer]:
     server.stop()
 
 
-def staff_headers(user_id: int) -> dict[str, str]:
-    """An Authorization header of a staff member (catalogue writes)."""
+def staff_headers(user_id: int, role: str = "staff") -> dict[str, str]:
+    """An Authorization header of a staff member (catalogue writes), or of another role."""
     from app.config.auth import auth
 
-    token = auth.codec.issue_access(Principal(user_id=user_id, role="staff"))
+    token = auth.codec.issue_access(Principal(user_id=user_id, role=role))
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -6,6 +6,7 @@ import string
 from functools import lru_cache
 
 from pwdlib import PasswordHash
+from pwdlib.exceptions import UnknownHashError
 
 from pgbe.errors import ValidationError
 
@@ -24,7 +25,10 @@ def hash_password(password: str) -> str:
 
 def verify_password(password: str, hashed: str) -> tuple[bool, str | None]:
     """Check `password`; return (valid, new hash when the stored parameters are outdated)."""
-    return _hasher.verify_and_update(password, hashed)
+    try:
+        return _hasher.verify_and_update(password, hashed)
+    except UnknownHashError:  # a stored value no enabled hasher knows: no password matches it
+        return False, None
 
 
 @lru_cache(maxsize=1)

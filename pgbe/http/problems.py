@@ -148,6 +148,40 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
     for cls in _driver_error_classes():
         app.add_exception_handler(cls, _database_error)
+    _document_problems(app)
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Make `/openapi.json` say what is sent: FastAPI's default 422 is documented as problem+json."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(problem.pop("$defs", {}))
+        components.setdefault("Problem", problem)
+        default_422 = {"$ref": "#/components/schemas/HTTPValidationError"}
+        problem_ref = {"$ref": "#/components/schemas/Problem"}
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                response = operation.get("responses", {}).get("422", {})
+                content = response.get("content", {})
+                if content.get("application/json", {}).get("schema") == default_422:
+                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem_ref}}
+                if "requestBody" in operation:  # a body that is not even text or form data
+                    operation["responses"].setdefault(
+                        "400",
+                        {
+                            "description": "The body could not be parsed",
+                            "content": {PROBLEM_MEDIA_TYPE: {"schema": problem_ref}},
+                        },
+                    )
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _driver_error_classes() -> list[type[Exception]]:

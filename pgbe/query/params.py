@@ -117,8 +117,8 @@ def _sort(spec: QuerySpec, raw: str) -> tuple[tuple[str, bool], ...]:
         name = item[1:] if desc else item
         if name not in spec.sort:
             raise query_error("sort", f"cannot sort by {name!r}; allowed: {', '.join(spec.sort)}")
-        if name in seen:
-            raise query_error("sort", f"{name!r} appears twice")
+        if name in seen:  # a repeated field adds nothing to the order: its first use counts
+            continue
         seen[name] = desc
     return tuple(seen.items())
 
@@ -130,6 +130,10 @@ def _includes(spec: QuerySpec, raw: str) -> tuple[str, ...]:
             allowed = ", ".join(spec.includes) or "nothing"
             raise query_error("include", f"cannot include {name!r}; allowed: {allowed}")
     return tuple(sorted(set(names)))
+
+
+def _declared_filters(spec: QuerySpec) -> int:
+    return sum(len(field.operators) for field in spec.filters.values())
 
 
 def parse_list_params(
@@ -162,8 +166,9 @@ def parse_list_params(
                 includes = _includes(spec, raw)
         else:
             filters.append(_filter(spec, key, raw))
-            if len(filters) > MAX_FILTERS:
-                raise query_error(key, f"at most {MAX_FILTERS} filters")
+            # every declared filter may be used once, even when there are more than MAX_FILTERS
+            if len(filters) > MAX_FILTERS and len(filters) > _declared_filters(spec):
+                raise query_error(key, f"at most {max(MAX_FILTERS, _declared_filters(spec))} filters")
     # A canonical order makes `a=1&b=2` and `b=2&a=1` one statement shape.
     filters.sort(key=lambda f: f.shape)
     return ListParams(skip, limit, tuple(filters), sort, includes)

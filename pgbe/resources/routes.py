@@ -10,12 +10,14 @@ Read schema's JSON, which a test checks for every resource).
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import FastAPI, Header, Path, Query
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
+from sqlalchemy import BigInteger, SmallInteger
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -95,11 +97,23 @@ def _param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
 
 
+def _csv_pattern(item: str) -> str:
+    """A pattern for a comma-separated list of `item` (no empty item), so the OpenAPI is exact."""
+    return f"^{item}(,{item})*$"
+
+
+def _choice(names: Any) -> str:
+    return "(" + "|".join(re.escape(name) for name in names) + ")"
+
+
 def _include_param(res: Resource) -> list[inspect.Parameter]:
     if not res.spec.includes:
         return []
     allowed = ", ".join(res.spec.includes)
-    query = Query(description=f"Related data to embed, comma-separated: {allowed}")
+    query = Query(
+        description=f"Related data to embed, comma-separated: {allowed}",
+        pattern=_csv_pattern(_choice(res.spec.includes)),
+    )
     return [_param("include", Annotated[str | None, query], None)]
 
 
@@ -115,18 +129,26 @@ def _filter_params(res: Resource) -> list[inspect.Parameter]:
             alias = name if op == "eq" else f"{name}__{op}"
             annotation: Any = python_type
             description = f"Rows whose {name} {op.replace('_', ' ')} the value"
+            pattern = None
             if op == "in":
                 annotation = str
                 description = (
                     f"Rows whose {name} is one of these comma-separated values (at most {MAX_IN_VALUES})"
                 )
+                # integers of at most 9 digits always fit the int4 columns the example filters on
+                pattern = _csv_pattern(r"-?[0-9]{1,9}" if python_type is int else "[^,]+")
             elif op == "isnull":
                 annotation = bool
                 description = f"true: rows without a {name}; false: rows with one"
             elif op in ("contains", "startswith", "icontains"):
                 annotation = str
                 description = f"Rows whose {name} {op} the text (% and _ match literally)"
-            query = Query(alias=alias, description=description)
+            low = high = None
+            if annotation is int:  # the range of the column's type, as the filter parser checks it
+                bits = 16 if isinstance(column_type, SmallInteger) else 32
+                bits = 64 if isinstance(column_type, BigInteger) else bits
+                low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+            query = Query(alias=alias, description=description, pattern=pattern, ge=low, le=high)
             params.append(_param(f"filter_{len(params)}", Annotated[annotation | None, query], None))
     return params
 
@@ -144,7 +166,10 @@ def _list_params(res: Resource, registry: ResourceRegistry) -> list[inspect.Para
             "sort",
             Annotated[
                 str | None,
-                Query(description=f"Comma-separated fields, `-` for descending. Allowed: {sortable}"),
+                Query(
+                    description=f"Comma-separated fields, `-` for descending. Allowed: {sortable}",
+                    pattern=_csv_pattern("-?" + _choice(res.spec.sort)),
+                ),
             ],
             None,
         ),
