@@ -22,6 +22,7 @@ class Row:
     errors: int
     sql_per_request: str
     peak_rss_mb: float
+    cpu_us: float = 0.0  # worker CPU (user + system) per request, all workers together
     ratio: float | None = None
     note: str = ""
 
@@ -47,8 +48,8 @@ class Report:
         """Return the results as a Markdown table."""
         lines = [
             "| case | stack | req/s | p50 ms | p99 ms | errors | SQL/req | peak RSS/worker MB "
-            "| vs floor | target |",
-            "|---|---|---:|---:|---:|---:|---|---:|---:|---|",
+            "| worker CPU us/req | vs floor | target |",
+            "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---|",
         ]
         for r in self.rows:
             ratio = f"{r.ratio:.2f}" if r.ratio is not None else "-"
@@ -58,10 +59,10 @@ class Report:
                 verdict = f"{'ok' if r.ratio >= target else 'MISS'} (>= {target})"
             lines.append(
                 f"| {r.case} | {r.stack} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} "
-                f"| {r.sql_per_request} | {r.peak_rss_mb:.0f} | {ratio} | {verdict} |"
+                f"| {r.sql_per_request} | {r.peak_rss_mb:.0f} | {r.cpu_us:.0f} | {ratio} | {verdict} |"
             )
         for case, reason in self.skipped.items():
-            lines.append(f"| {case} | skipped | {reason} | | | | | | | |")
+            lines.append(f"| {case} | skipped | {reason} | | | | | | | | |")
         return "\n".join(lines)
 
     def markdown(self) -> str:

@@ -222,7 +222,7 @@ def _one_run(
         run_wrk(running.base_url, case, headers, seconds=opts.warmup, **common)
     with RssSampler(running) as sampler:
         result = run_wrk(running.base_url, case, headers, seconds=opts.duration, **common)
-    return result, sampler.peak_mb()
+    return result, sampler.peak_mb(), sampler.cpu_seconds
 
 
 def measure(
@@ -241,22 +241,23 @@ def measure(
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     ordered = sorted(_runnable(opts.cases, token, "no access token", report), key=lambda c: c.writes)
     for case in ordered:
-        runs: dict[str, list[tuple[LoadResult, float]]] = {r.stack.name: [] for r in servers}
+        runs: dict[str, list[tuple[LoadResult, float, float]]] = {r.stack.name: [] for r in servers}
         for round_ in range(opts.rounds):
             shift = round_ % len(servers)
             for running in servers[shift:] + servers[:shift]:
-                result, peak = _one_run(opts, running, case, headers)
-                runs[running.stack.name].append((result, peak))
+                result, peak, cpu = _one_run(opts, running, case, headers)
+                runs[running.stack.name].append((result, peak, cpu))
                 log(
                     f"  {case.key} {running.stack.name} round {round_ + 1}: {result.rps:,.0f} req/s "
                     f"p50 {result.p50_ms:.2f} ms p99 {result.p99_ms:.2f} ms errors {result.errors} "
-                    f"rss {peak:.0f} MB"
+                    f"rss {peak:.0f} MB cpu {cpu / max(1, result.requests) * 1e6:.0f} us/req"
                 )
                 if case.writes:
                     dataset.reset_writes(db.url)
         for running in servers:
             stack = running.stack.name
-            results = [r for r, _ in runs[stack]]
+            results = [r for r, _, _ in runs[stack]]
+            requests = sum(r.requests for r in results)
             who = "floor" if stack.startswith("floor") else "pgbe"
             report.rows.append(
                 Row(
@@ -267,7 +268,8 @@ def measure(
                     p99_ms=max(r.p99_ms for r in results),
                     errors=sum(r.errors for r in results),
                     sql_per_request=counts.get(f"{case.key} {who}", "?"),
-                    peak_rss_mb=max(p for _, p in runs[stack]),
+                    peak_rss_mb=max(p for _, p, _ in runs[stack]),
+                    cpu_us=sum(c for _, _, c in runs[stack]) / max(1, requests) * 1e6,
                 )
             )
 

@@ -147,16 +147,28 @@ class RssSampler:
         self.running = running
         self.interval = interval
         self.samples: list[tuple[float, list[int]]] = []
+        self.cpu_seconds = 0.0
+        self._cpu_start = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="rss-sampler")
 
     def __enter__(self) -> RssSampler:
+        self._cpu_start = self._cpu()
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(5)
+        self.cpu_seconds = self._cpu() - self._cpu_start
+
+    def _cpu(self) -> float:
+        """User + system CPU seconds used so far by the workers."""
+        total = 0.0
+        for process in self.running.workers():
+            times = process.cpu_times()
+            total += times.user + times.system
+        return total
 
     def _loop(self) -> None:
         start = time.monotonic()
