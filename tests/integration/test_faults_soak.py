@@ -24,6 +24,14 @@ SECONDS = float(os.environ.get("PGBE_SOAK_SECONDS", "600"))
 POOLS = {"DB_POOL_SIZE": "3", "DB_MAX_OVERFLOW": "0", "DB_ASYNC_POOL_SIZE": "3"}
 
 
+@pytest.fixture(autouse=True)
+def _only_when_selected(request: pytest.FixtureRequest) -> None:
+    """Run only under `-m slow` (or an expression naming it), never in the default run."""
+    expression = str(request.config.getoption("markexpr") or "")
+    if "slow" not in expression or "not slow" in expression:
+        pytest.skip("the soak test runs with -m slow")
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
