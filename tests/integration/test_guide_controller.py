@@ -10,11 +10,11 @@ from app.controllers.base_controller import BaseController
 from app.controllers.category import category_controller
 from app.controllers.product import product_controller as app_product_controller
 from app.controllers.tag import tag_controller
-from app.models import Category, Product, Tag
+from app.models import Category, Product, Tag, User
 from app.models.product import Product as GuideProduct
 from app.schemas.category import CategoryCreate, CategoryUpdate
 from app.schemas.product import ProductCreate, ProductUpdate
-from pgbe.errors import ConflictError, NotFoundError
+from pgbe.errors import ConflictError, NotFoundError, ValidationError
 
 
 # --- the guide's snippet, verbatim -------------------------------------------------------------
@@ -235,3 +235,24 @@ def test_update_of_a_row_changed_meanwhile_raises_conflict(db: Session) -> None:
         product_controller.update(db, db_obj=lamp, obj_in={"price": 30})
 
     assert db.scalar(select(Product.price).where(Product.id == lamp.id)) == 99
+
+
+def test_update_required_column_to_none_raises_validation_error_naming_it(db: Session) -> None:
+    lamp = product_controller.create(db, obj_in={"name": "Lamp", "price": 25})
+    with pytest.raises(ValidationError) as exc:
+        product_controller.update(db, db_obj=lamp, obj_in={"name": None})
+    assert exc.value.field == "name"
+    assert exc.value.status_code == 422
+
+
+def test_create_value_outside_integer_range_raises_validation_error(db: Session) -> None:
+    with pytest.raises(ValidationError, match="out of range"):
+        product_controller.create(db, obj_in={"name": "Lamp", "price": 2**31})
+
+
+def test_check_constraint_violation_raises_validation_error(db: Session) -> None:
+    user = User(email="ada@example.com", first_name="Ada", last_name="L", hashed_password="x")
+    db.add(user)
+    db.commit()
+    with pytest.raises(ValidationError, match="role"):
+        BaseController(User).update(db, db_obj=user, obj_in={"role": "superhero"})
