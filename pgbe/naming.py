@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import inflect
+import inflection
 
-_engine = inflect.engine()
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
@@ -19,8 +18,7 @@ def snake_case(name: str) -> str:
 @lru_cache(maxsize=1024)
 def pluralize(word: str) -> str:
     """Return the plural of an English noun (`category` -> `categories`, `person` -> `people`)."""
-    plural = _engine.plural_noun(word)
-    return plural if isinstance(plural, str) and plural else f"{word}s"
+    return inflection.pluralize(word)
 
 
 def table_name(class_name: str) -> str:
@@ -40,5 +38,4 @@ def label(class_name: str, *, plural: bool = False) -> str:
 @lru_cache(maxsize=1024)
 def singularize(word: str) -> str:
     """Return the singular of an English noun (`categories` -> `category`); unchanged if singular."""
-    singular = _engine.singular_noun(word)
-    return singular if isinstance(singular, str) and singular else word
+    return inflection.singularize(word)
