@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,10 +12,14 @@ import psycopg
 import pytest
 
 from pgbe.auth.principal import Principal
-from pgbe.testing.leaks import assert_no_busy_sessions
+from pgbe.testing.leaks import assert_no_busy_sessions, checked_out
 from pgbe.testing.servers import AppServer, PostgresCluster
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Clients drop idle keep-alive connections well before uvicorn closes them (5 s): reusing one the
+# server is closing at that moment fails with a ReadError that says nothing about the application.
+CLIENT_LIMITS = httpx.Limits(keepalive_expiry=1.0)
 
 # Small pools and short limits, so exhaustion and timeouts are reached by a handful of requests.
 TIGHT = {
@@ -114,3 +119,16 @@ def assert_server_healthy(server: AppServer, cluster: FaultCluster) -> None:
     assert httpx.get(f"{server.url}/items/", timeout=10).status_code == 200
     assert httpx.get(f"{server.url}/categories", timeout=10).status_code == 200
     assert server.unexpected_errors() == []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when the application's pools still lend a connection after every test ended."""
+    module = sys.modules.get("app.config.database")
+    if module is None or hasattr(session.config, "workerinput"):
+        return
+    lent = {name: count for name, count in checked_out(module.database).items() if count}
+    if lent:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"connections never returned to the app's pools: {lent}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -20,7 +20,7 @@ from pgbe.errors import ServiceUnavailableError
 from pgbe.settings import PgbeSettings
 from pgbe.testing.leaks import assert_pools_returned
 from pgbe.testing.servers import AppServer
-from tests.fault_fixtures import FaultCluster, application_name, staff_headers
+from tests.fault_fixtures import CLIENT_LIMITS, FaultCluster, application_name, staff_headers
 
 pytestmark = pytest.mark.faults
 CLIENT_TIMEOUT = 20
@@ -89,7 +89,8 @@ async def test_restart_under_write_load_keeps_every_acknowledged_write(
         await asyncio.to_thread(fault_cluster.cluster.restart)
 
     headers = staff_headers(fault_cluster.staff_id)
-    async with httpx.AsyncClient(base_url=load_app.url, timeout=CLIENT_TIMEOUT) as http:
+    client = httpx.AsyncClient(base_url=load_app.url, limits=CLIENT_LIMITS, timeout=CLIENT_TIMEOUT)
+    async with client as http:
         load = Load(http, headers)
         await load.run(restart)
     assert_no_acknowledged_write_lost(load, fault_cluster)
@@ -113,7 +114,8 @@ async def test_backends_terminated_under_load_keep_every_acknowledged_write(
             await asyncio.sleep(0.03)
 
     headers = staff_headers(fault_cluster.staff_id)
-    async with httpx.AsyncClient(base_url=load_app.url, timeout=CLIENT_TIMEOUT) as http:
+    client = httpx.AsyncClient(base_url=load_app.url, limits=CLIENT_LIMITS, timeout=CLIENT_TIMEOUT)
+    async with client as http:
         load = Load(http, headers)
         await load.run(kill_backends)
     assert killed, "no backend of the application was terminated"

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from pgbe.testing.servers import AppServer
-from tests.fault_fixtures import FaultCluster, application_name, staff_headers
+from tests.fault_fixtures import CLIENT_LIMITS, FaultCluster, application_name, staff_headers
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
 SECONDS = float(os.environ.get("PGBE_SOAK_SECONDS", "600"))
@@ -84,7 +84,9 @@ async def test_soak_memory_and_connections_stay_flat(fault_cluster: FaultCluster
             await asyncio.sleep(max(1.0, SECONDS / 60))
 
     try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=30, headers=headers) as http:
+        async with httpx.AsyncClient(
+            base_url=server.url, limits=CLIENT_LIMITS, timeout=30, headers=headers
+        ) as http:
             await asyncio.gather(sampler(), *(client(http, n) for n in range(4)))
     finally:
         server.stop()
