@@ -249,9 +249,13 @@ class ReplicaSet:
         if replica.pool is None:
             # min_size=0: creating the pool never connects, so a replica that is down at start-up
             # costs nothing until it is used.
-            replica.pool = await self.database.create_asyncpg_pool(
+            pool = await self.database.create_asyncpg_pool(
                 replica.url, min_size=0, timeout=self.database.settings.db_replica_connect_timeout
             )
+            if replica.pool is None:
+                replica.pool = pool
+            else:  # another request opened one meanwhile
+                await pool.close()
         return replica.pool
 
     async def check(self, replica: Replica) -> str | None:
