@@ -163,3 +163,23 @@ async def test_update_product_tag_ids_replaces_tags(api: ApiClient, staff: dict[
         "SELECT tag_id FROM product_tags WHERE product_id = $1 ORDER BY tag_id", created["id"]
     )
     assert [r["tag_id"] for r in rows] == [b, c]
+
+
+async def test_update_category_bumps_updated_at(api: ApiClient, staff: dict[str, str]) -> None:
+    created = await _category(api, staff, "Books")
+    await api.conn.execute("UPDATE categories SET updated_at = '2000-01-01Z' WHERE id = $1", created["id"])
+    response = await api.patch(f"/categories/{created['id']}", json={"name": "Novels"}, headers=staff)
+    assert response.json()["updated_at"] != "2000-01-01T00:00:00Z"
+    assert response.json()["created_at"] == created["created_at"]
+
+
+async def test_delete_category_stale_if_match_returns_412_and_keeps_row(
+    api: ApiClient, staff: dict[str, str]
+) -> None:
+    created = await _category(api, staff, "Books")
+    url = f"/categories/{created['id']}"
+    await api.patch(url, json={"name": "Novels"}, headers=staff)
+    response = await api.delete(url, headers={**staff, "If-Match": '"1"'})
+    assert response.status_code == 412
+    assert await api.conn.fetchval("SELECT count(*) FROM categories") == 1
+    assert (await api.delete(url, headers={**staff, "If-Match": '"2"'})).status_code == 204
