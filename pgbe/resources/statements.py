@@ -55,7 +55,11 @@ def compile_statement(stmt: ClauseElement) -> Compiled:
     """Compile `stmt` for asyncpg, keeping the values of parameters the caller will not supply."""
     compiled: Any = stmt.compile(dialect=_DIALECT)
     names = tuple(compiled.positiontup or ())
-    defaults = compiled.construct_params(_check=False) or {}
+    params = compiled.construct_params(_check=False) or {}
+    # Only anonymous literals (e.g. from a hook's SQL expression) are kept: named parameters are
+    # supplied by every request, and a cached statement must not hold one request's values.
+    anonymous = {name for bind, name in compiled.bind_names.items() if bind.unique}
+    defaults = {name: value for name, value in params.items() if name in anonymous}
     return Compiled(compiled.string, names, defaults)
 
 
