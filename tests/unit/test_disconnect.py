@@ -137,3 +137,21 @@ async def test_disconnect_body_is_read_one_chunk_ahead_at_most() -> None:
 
     await asyncio.wait_for(CancelOnDisconnectMiddleware(app)(SCOPE, receive, send), 10)
     assert len(pulled) >= 4
+
+
+async def test_disconnect_safe_method_is_not_watched_and_runs_to_completion() -> None:
+    """A GET is not cancelled by an early disconnect: it changes nothing, so it just finishes."""
+    completed: list[bool] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.sleep(0.01)
+        completed.append(True)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        raise AssertionError("nothing is sent")
+
+    await CancelOnDisconnectMiddleware(app)({**SCOPE, "method": "GET"}, receive, send)
+    assert completed == [True]
