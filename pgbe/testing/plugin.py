@@ -3,7 +3,8 @@
 Enable it in `tests/conftest.py` with `pytest_plugins = ["pgbe.testing.plugin"]`. The database lives on
 TEST_DATABASE_URL's server when set, else on a throwaway embedded PostgreSQL; it is created and
 migrated before the application is imported (DATABASE_URL and ENVIRONMENT=test are set for it) and
-dropped at the end of the run.
+dropped at the end of the run. With PGBE_TEST_PGBOUNCER_URL set, the application's connections go
+through that transaction-pooling PgBouncer (DB_PGBOUNCER=true) while migrations go to the server directly.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from pgbe.project import Project
@@ -35,11 +37,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
     project = Project.find(config.rootpath)
     _server = TestServer.start()
-    url = _server.create_database()
+    url = direct_url = _server.create_database()
+    bouncer = os.environ.get("PGBE_TEST_PGBOUNCER_URL")
+    if bouncer:
+        via = make_url(bouncer)
+        url = make_url(url).set(host=via.host, port=via.port).render_as_string(hide_password=False)
+        os.environ["DB_PGBOUNCER"] = "true"
     os.environ["DATABASE_URL"] = url
     os.environ["ENVIRONMENT"] = "test"
     os.environ.pop("DATABASE_REPLICA_URLS", None)
-    command.upgrade(alembic_config(project.root, url=url), "head")
+    command.upgrade(alembic_config(project.root, url=direct_url), "head")
     config.stash[_project_key] = project
     config.stash[_url_key] = url
 
