@@ -67,7 +67,7 @@ class PgbeSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> PgbeSettings:
-        if self.environment not in ("development", "test") and (
+        if self.environment != "development" and (
             self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY
             or len(self.secret_key.get_secret_value()) < 32
         ):

@@ -10,6 +10,7 @@ through that transaction-pooling PgBouncer (DB_PGBOUNCER=true) while migrations 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
@@ -45,6 +46,8 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["DB_PGBOUNCER"] = "true"
     os.environ["DATABASE_URL"] = url
     os.environ["ENVIRONMENT"] = "test"
+    # Like every environment but development, tests refuse the default secret: one random key per run.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
     os.environ.pop("DATABASE_REPLICA_URLS", None)
     command.upgrade(alembic_config(project.root, url=direct_url), "head")
     config.stash[_project_key] = project

@@ -19,7 +19,14 @@ def _documented_variables() -> set[str]:
     return set(_DOCUMENTED.findall((ROOT / ".env.example").read_text()))
 
 
-@pytest.mark.parametrize("environment", ["production", "staging"])
+@pytest.fixture(autouse=True)
+def _no_secret_from_the_test_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test run sets SECRET_KEY and ENVIRONMENT=test; these tests start from a bare environment."""
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("ENVIRONMENT", "development")
+
+
+@pytest.mark.parametrize("environment", ["production", "staging", "test"])
 def test_default_secret_outside_development_is_refused(environment: str) -> None:
     with pytest.raises(ValidationError, match="SECRET_KEY"):
         PgbeSettings(environment=environment, _env_file=None)  # type: ignore[arg-type]
