@@ -193,25 +193,11 @@ class Database:
 
     def read_session(self) -> Iterator[Session]:
         """Yield a read-routing session (`get_read_db`), rolled back on error and always closed."""
-        db = self.ReadSessionLocal()
-        try:
-            yield db
-        except BaseException:
-            db.rollback()
-            raise
-        finally:
-            db.close()
+        yield from _managed(self.ReadSessionLocal)
 
     def session(self) -> Iterator[Session]:
         """Yield a session that is rolled back on error and always closed."""
-        db = self.SessionLocal()
-        try:
-            yield db
-        except BaseException:
-            db.rollback()
-            raise
-        finally:
-            db.close()
+        yield from _managed(self.SessionLocal)
 
     async def async_session(self) -> AsyncIterator[AsyncSession]:
         """Yield an async session that is rolled back on error and always closed."""
@@ -380,3 +366,15 @@ class Database:
             await self.async_engine.dispose()
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+def _managed(factory: Callable[[], Session]) -> Iterator[Session]:
+    """Yield a new session of `factory`, rolled back on error and always closed."""
+    db = factory()
+    try:
+        yield db
+    except BaseException:
+        db.rollback()
+        raise
+    finally:
+        db.close()
