@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -132,3 +134,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if reporter is not None:
             reporter.write_line(f"connections never returned to the app's pools: {lent}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+async def poll_until(cluster: FaultCluster, sql: str, params: Sequence[object], *, failure: str) -> None:
+    """Run `sql` every 20 ms until its first column is true; fail with `failure` after 10 s."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with cluster.connect() as conn:
+            row = conn.execute(sql, params).fetchone()
+        if row and row[0]:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(failure)

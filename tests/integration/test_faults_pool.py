@@ -20,7 +20,7 @@ from pgbe.errors import ServiceUnavailableError
 from pgbe.settings import PgbeSettings
 from pgbe.testing.leaks import assert_pools_returned
 from pgbe.testing.servers import AppServer
-from tests.fault_fixtures import FaultCluster, application_name, assert_server_healthy
+from tests.fault_fixtures import FaultCluster, application_name, assert_server_healthy, poll_until
 
 pytestmark = pytest.mark.faults
 
@@ -50,18 +50,13 @@ def app_pids(cluster: FaultCluster, server: AppServer) -> set[int]:
 
 
 async def wait_until_waiting_on_lock(cluster: FaultCluster, server: AppServer, count: int = 1) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with cluster.connect() as conn:
-            waiting = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
-                " AND wait_event_type = 'Lock'",
-                (application_name(server),),
-            ).fetchone()
-        if waiting and waiting[0] >= count:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the request never reached the database")
+    await poll_until(
+        cluster,
+        "SELECT count(*) >= %s FROM pg_stat_activity"
+        " WHERE application_name = %s AND wait_event_type = 'Lock'",
+        (count, application_name(server)),
+        failure="the request never reached the database",
+    )
 
 
 def assert_problem(response: httpx.Response, status: int) -> None:

@@ -20,7 +20,7 @@ from pgbe.errors import ServiceUnavailableError
 from pgbe.settings import PgbeSettings
 from pgbe.testing.leaks import assert_pools_returned
 from pgbe.testing.servers import AppServer
-from tests.fault_fixtures import CLIENT_LIMITS, FaultCluster, application_name, staff_headers
+from tests.fault_fixtures import CLIENT_LIMITS, FaultCluster, application_name, poll_until, staff_headers
 
 pytestmark = pytest.mark.faults
 CLIENT_TIMEOUT = 20
@@ -131,18 +131,13 @@ def direct_database(cluster: FaultCluster) -> Database:
 
 async def terminate_when_running(cluster: FaultCluster, marker: str) -> None:
     """Terminate the backend running a statement containing `marker`, once it runs."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with cluster.connect() as conn:
-            row = conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE query LIKE %s AND pid <> pg_backend_pid() AND state = 'active'",
-                (f"%{marker}%",),
-            ).fetchone()
-        if row and row[0]:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the statement never ran")
+    await poll_until(
+        cluster,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE query LIKE %s AND pid <> pg_backend_pid() AND state = 'active'",
+        (f"%{marker}%",),
+        failure="the statement never ran",
+    )
 
 
 async def test_run_read_connection_killed_mid_flight_retried_once(fault_cluster: FaultCluster) -> None:
@@ -226,15 +221,10 @@ async def test_read_killed_mid_flight_is_retried_and_answers_200(
 
 async def terminate_waiting(cluster: FaultCluster, server: AppServer) -> None:
     """Terminate the application's backend that waits on a lock, once there is one."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with cluster.connect() as conn:
-            row = conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name = %s AND wait_event_type = 'Lock'",
-                (application_name(server),),
-            ).fetchone()
-        if row and row[0]:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("no request of the application waited on the lock")
+    await poll_until(
+        cluster,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE application_name = %s AND wait_event_type = 'Lock'",
+        (application_name(server),),
+        failure="no request of the application waited on the lock",
+    )
