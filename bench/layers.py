@@ -99,7 +99,7 @@ async def measure(n: int, path: str, query: str) -> None:
         scope = _scope(path, query)
         route = next(r for r in app.router.routes if r.matches(scope)[0] == Match.FULL)
         _, child = route.matches(scope)
-        handler = child.get("pgbe.resource_route", route).app
+        handler = route.app
 
         async def via_app() -> None:
             assert await _call(app, _scope(path, query)) == 200
@@ -113,14 +113,6 @@ async def measure(n: int, path: str, query: str) -> None:
 
         print(f"GET {path}?{query}, {n} requests one after the other")
         whole = await _per_request("whole application (middleware + router)", n, via_app)
-        from pgbe.resources.dispatch import ResourceDispatch
-
-        dispatch = next((r for r in app.router.routes if isinstance(r, ResourceDispatch)), None)
-        if dispatch is not None:
-            position = app.router.routes.index(dispatch)
-            app.router.routes.remove(dispatch)
-            await _per_request("  without ResourceDispatch (linear route scan)", n, via_app)
-            app.router.routes.insert(position, dispatch)
         stack = app.middleware_stack
         for middleware in list(app.user_middleware):
             app.user_middleware = [m for m in app.user_middleware if m is not middleware]

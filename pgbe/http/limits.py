@@ -44,9 +44,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
+        declared, chunked = _framing(scope)
         if declared is not None and declared > self.max_body_bytes:
             await _reject(send, _too_large(self.max_body_bytes))
+            return
+        if not declared and not chunked and scope.get("http_version") in _FRAMED_BY_HEADERS:
+            await self.app(scope, receive, send)  # no body at all: nothing to count or to wait for
             return
         await _LimitedRequest(self, scope, receive, send).run()
 
@@ -100,14 +103,23 @@ class _LimitedRequest:
         await self.raw_send(message)
 
 
-def _content_length(scope: Scope) -> int | None:
+# In HTTP/1.x a request has a body only if it declares a length or a chunked transfer coding.
+_FRAMED_BY_HEADERS = frozenset({"1.0", "1.1"})
+
+
+def _framing(scope: Scope) -> tuple[int | None, bool]:
+    """Return the declared Content-Length (None when absent or unreadable) and whether it is chunked."""
+    declared: int | None = None
+    chunked = False
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
-                return int(value)
+                declared = int(value)
             except ValueError:
-                return None
-    return None
+                chunked = True  # unreadable: count the body as it comes
+        elif name == b"transfer-encoding":
+            chunked = True
+    return declared, chunked
 
 
 async def _reject(send: Send, error: BodyRejectedError) -> None:

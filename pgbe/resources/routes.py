@@ -12,22 +12,23 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, cast
 
 from fastapi import FastAPI, Header, Path, Query
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from sqlalchemy import BigInteger, SmallInteger
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from pgbe.http.problems import PROBLEM_MEDIA_TYPE, Problem
 from pgbe.query.params import INT4_MAX, MAX_IN_VALUES
 from pgbe.resources import endpoints
-from pgbe.resources.dispatch import install_resource_dispatch
+from pgbe.resources.fast_lane import ResourceFastLane
 from pgbe.resources.registry import ResourceRegistry
 from pgbe.resources.resource import Resource
 
@@ -68,19 +69,23 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 class ResourceRoute(APIRoute):
-    """An APIRoute documented from its endpoint's signature and served by a resource handler."""
+    """An APIRoute documented from its endpoint's signature and served by a resource handler.
 
-    def __init__(self, path: str, endpoint: Callable[..., Any], *, serve: ASGIApp, **kwargs: Any) -> None:
+    `ResourceFastLane` calls `handler(resource, request)` itself; the route's ASGI app does the same
+    for the requests the fast lane leaves to the router.
+    """
+
+    def __init__(
+        self, path: str, endpoint: Callable[..., Any], *, resource: Resource, handler: Handler, **kwargs: Any
+    ) -> None:
         super().__init__(path, endpoint, **kwargs)
-        self.app = serve
+        self.resource = resource
+        self.handler = handler
+        self.app = self._serve
 
-
-def _serve(res: Resource, handler: Handler) -> ASGIApp:
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        response = await handler(res, Request(scope, receive, send))
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handler(self.resource, Request(scope, receive, send))
         await response(scope, receive, send)
-
-    return app
 
 
 def _documented(name: str, doc: str, params: list[inspect.Parameter]) -> Callable[..., Any]:
@@ -201,7 +206,8 @@ def _routes(res: Resource, registry: ResourceRegistry) -> list[APIRoute]:
             _documented(
                 f"list_{plural}", f"List {plural}: filter, sort, paginate.", _list_params(res, registry)
             ),
-            serve=_serve(res, endpoints.list_rows),
+            resource=res,
+            handler=endpoints.list_rows,
             methods=["GET"],
             response_model=Page[res.read],  # type: ignore[name-defined]
             responses=_problems(*auth, 422, 503),
@@ -210,7 +216,8 @@ def _routes(res: Resource, registry: ResourceRegistry) -> list[APIRoute]:
         ResourceRoute(
             item,
             _documented(f"get_{plural}", f"Get one of {plural} by id.", [_ID, *_include_param(res)]),
-            serve=_serve(res, endpoints.get_row),
+            resource=res,
+            handler=endpoints.get_row,
             methods=["GET"],
             response_model=res.read,
             responses=_problems(*auth, 404, 422, 503),
@@ -222,7 +229,8 @@ def _routes(res: Resource, registry: ResourceRegistry) -> list[APIRoute]:
             ResourceRoute(
                 res.path,
                 _documented(f"create_{plural}", f"Create one of {plural}.", [_body(res.create_schema)]),
-                serve=_serve(res, endpoints.create_row),
+                resource=res,
+                handler=endpoints.create_row,
                 methods=["POST"],
                 status_code=201,
                 response_model=res.read,
@@ -239,7 +247,8 @@ def _routes(res: Resource, registry: ResourceRegistry) -> list[APIRoute]:
                     f"Change some fields of one of {plural}.",
                     [_ID, _IF_MATCH, _body(res.update_schema)],
                 ),
-                serve=_serve(res, endpoints.update_row_handler),
+                resource=res,
+                handler=endpoints.update_row_handler,
                 methods=["PATCH"],
                 response_model=res.read,
                 responses=_problems(*auth, 404, 409, 412, 413, 422, 428, 503),
@@ -250,7 +259,8 @@ def _routes(res: Resource, registry: ResourceRegistry) -> list[APIRoute]:
         ResourceRoute(
             item,
             _documented(f"delete_{plural}", f"Delete one of {plural}.", [_ID, _IF_MATCH]),
-            serve=_serve(res, endpoints.delete_row_handler),
+            resource=res,
+            handler=endpoints.delete_row_handler,
             methods=["DELETE"],
             status_code=204,
             response_class=Response,
@@ -288,8 +298,11 @@ def register(
         routes = _routes(res, registry)
         app.router.routes.extend(routes)
         for path in dict.fromkeys(route.path for route in routes):
-            methods = sorted({m for r in routes if r.path == path for m in (r.methods or ())})
-            app.router.routes.append(Route(path, MethodNotAllowed(methods), include_in_schema=False))
-    install_resource_dispatch(app, [r for r in app.router.routes if isinstance(r, ResourceRoute)])
+            methods = {m for r in routes if r.path == path for m in (r.methods or ())}
+            methods |= {"HEAD"} if "GET" in methods else set()  # the fast lane answers HEAD
+            app.router.routes.append(Route(path, MethodNotAllowed(sorted(methods)), include_in_schema=False))
+    if not any(m.cls is cast(Any, ResourceFastLane) for m in app.user_middleware):
+        # innermost: every middleware of the application still sees the generated routes' requests
+        app.user_middleware.append(Middleware(ResourceFastLane, fastapi=app))
     app.openapi_schema = None
     return registry

@@ -212,7 +212,7 @@ async def test_get_product_unknown_query_parameter_returns_422(api: ApiClient, s
 
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
-    [("PUT", "/products/1", "DELETE, GET, PATCH"), ("DELETE", "/products", "GET, POST")],
+    [("PUT", "/products/1", "DELETE, GET, HEAD, PATCH"), ("DELETE", "/products", "GET, HEAD, POST")],
 )
 async def test_unsupported_method_returns_405_with_allow(
     api: ApiClient, state: dict[str, Any], method: str, path: str, allow: str

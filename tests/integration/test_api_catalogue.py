@@ -65,6 +65,18 @@ async def test_get_category_returns_row_and_etag(api: ApiClient, staff: dict[str
     assert api.queries.count == 1
 
 
+async def test_head_category_returns_get_headers_without_body(api: ApiClient, staff: dict[str, str]) -> None:
+    created = await _category(api, staff, "Books")
+    get = await api.get(f"/categories/{created['id']}")
+    head = await api.head(f"/categories/{created['id']}")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["etag"] == get.headers["etag"] == '"1"'
+    assert head.headers["content-length"] == get.headers["content-length"]
+    assert (await api.head("/categories/999999")).status_code == 404
+    assert (await api.head("/categories?limit=1")).status_code == 200
+
+
 async def test_get_category_missing_returns_404_problem(api: ApiClient) -> None:
     response = await api.get("/categories/999999")
     assert response.status_code == 404

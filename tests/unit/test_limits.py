@@ -138,3 +138,30 @@ async def test_body_limit_get_without_body_passes(path: str) -> None:
     async with client(make_app()) as http:
         response = await http.get(path)
     assert response.status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("headers", "wrapped"),
+    [
+        ([], False),  # HTTP/1.1 without Content-Length or Transfer-Encoding: no body at all
+        ([(b"content-length", b"0")], False),
+        ([(b"content-length", b"10")], True),
+        ([(b"transfer-encoding", b"chunked")], True),
+        ([(b"content-length", b"ten")], True),  # unreadable: counted as it comes
+    ],
+)
+async def test_body_limit_wraps_receive_only_when_a_body_can_come(
+    headers: list[tuple[bytes, bytes]], wrapped: bool
+) -> None:
+    seen: list[Any] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(receive)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    middleware = BodyLimitMiddleware(inner, max_body_bytes=LIMIT, body_timeout=1.0)
+    scope = {"type": "http", "http_version": "1.1", "method": "GET", "headers": headers}
+    await middleware(scope, receive, None)
+    assert (seen[0] is not receive) is wrapped
