@@ -32,7 +32,8 @@ migrate: $(STAMP)
 check-migrations: $(STAMP)
 	$(BIN)/pgbe db lint && $(BIN)/pgbe db check
 
-bench: $(STAMP)
+bench: $(STAMP) scaleout-deps
+	bench/ensure_wrk.sh
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.replica
 

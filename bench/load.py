@@ -70,7 +70,7 @@ def ensure_wrk() -> str:
     """Return the path of wrk, or explain how to install it."""
     found = shutil.which("wrk")
     if found is None:
-        raise SystemExit("wrk is not installed: apt-get update && apt-get install -y wrk")
+        raise SystemExit("wrk is not installed: run bench/ensure_wrk.sh (as root) or apt-get install wrk")
     return found
 
 

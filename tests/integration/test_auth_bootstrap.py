@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -153,10 +154,11 @@ async def test_lifespan_creates_first_admin(monkeypatch: pytest.MonkeyPatch, dat
     )
     try:
         async with app.router.lifespan_context(app):
-            pass
+            assert gc.get_freeze_count() > 10_000  # the start-up heap is kept out of collections
         row = _user(database_url, "lifespan-admin@example.com")
         assert row is not None
         assert row[0] == "admin"
     finally:
+        gc.unfreeze()
         with psycopg.connect(database_url) as conn:
             conn.execute("DELETE FROM users WHERE email = 'lifespan-admin@example.com'")
