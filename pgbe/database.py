@@ -299,24 +299,34 @@ class Database:
 
     @asynccontextmanager
     async def _acquire_primary(self) -> AsyncIterator[asyncpg.Connection]:
-        pool = await self.pool()
-        try:
-            conn = await pool.acquire(timeout=self.settings.db_pool_timeout)
-        except TimeoutError as exc:
-            raise ServiceUnavailableError("All database connections are busy", retry_after=1) from exc
+        pool, conn = await self._borrow()
         try:
             yield conn
         except asyncpg.InternalClientError as exc:
-            # asyncpg's protocol state breaks when the server ends a session while its connection
-            # sits idle in the pool (restart, pg_terminate_backend) and the close is not yet seen:
-            # the connection is dead, so drop it and report it as lost (a read may be retried).
-            logger.warning("asyncpg connection dropped after an internal error: %s", exc)
-            conn.terminate()
-            raise asyncpg.ConnectionDoesNotExistError(f"the connection was lost ({exc})") from exc
+            raise _lost(conn, exc) from exc
         finally:
-            # The close of a lost connection may already have returned it to the pool.
-            with contextlib.suppress(asyncpg.InternalClientError):
-                await pool.release(conn)
+            await _give_back(pool, conn)
+
+    async def _borrow(self) -> tuple[asyncpg.Pool, asyncpg.Connection]:
+        """Take a connection of the primary's pool; 503 when none frees up within the pool timeout."""
+        pool = self._pool or await self.pool()
+        # With an idle connection the wait is immediate: no timer to arm and cancel (~8 us a request).
+        timeout = None if pool.get_idle_size() else self.settings.db_pool_timeout
+        try:
+            conn = await pool.acquire(timeout=timeout)
+        except TimeoutError as exc:
+            raise ServiceUnavailableError("All database connections are busy", retry_after=1) from exc
+        return pool, conn
+
+    async def _read_primary(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run `work` on a primary connection: `_acquire_primary` without a generator around it."""
+        pool, conn = await self._borrow()
+        try:
+            return await work(conn)
+        except asyncpg.InternalClientError as exc:
+            raise _lost(conn, exc) from exc
+        finally:
+            await _give_back(pool, conn)
 
     async def current_lsn(self, conn: asyncpg.Connection | None = None) -> str:
         """Return the primary's current WAL position (after a commit: a read-your-writes token)."""
@@ -344,6 +354,11 @@ class Database:
         Only a connection lost mid-flight (server restart, terminated backend) is retried, and only
         once; `work` must not write, because a write may have been applied before the loss.
         """
+        if not self.replicas:  # the usual case, without the routing and its context managers
+            try:
+                return await self._read_primary(work)
+            except _DIED_MID_FLIGHT:
+                return await self._read_primary(work)
         try:
             async with self.acquire_read(min_lsn=min_lsn) as conn:
                 return await work(conn)
@@ -366,6 +381,23 @@ class Database:
             await self.async_engine.dispose()
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+def _lost(conn: asyncpg.Connection, exc: asyncpg.InternalClientError) -> asyncpg.ConnectionDoesNotExistError:
+    """Drop a connection whose protocol state broke; return the error to raise (a read may retry it).
+
+    asyncpg's protocol state breaks when the server ends a session while its connection sits idle in
+    the pool (restart, pg_terminate_backend) and the close is not yet seen: the connection is dead.
+    """
+    logger.warning("asyncpg connection dropped after an internal error: %s", exc)
+    conn.terminate()
+    return asyncpg.ConnectionDoesNotExistError(f"the connection was lost ({exc})")
+
+
+async def _give_back(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    # The close of a lost connection may already have returned it to the pool.
+    with contextlib.suppress(asyncpg.InternalClientError):
+        await pool.release(conn)
 
 
 def _managed(factory: Callable[[], Session]) -> Iterator[Session]:

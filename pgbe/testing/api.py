@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,7 +27,7 @@ class ApiClient(httpx.AsyncClient):
 
 @asynccontextmanager
 async def rolled_back_client(app: Any, database: Database) -> AsyncIterator[ApiClient]:
-    """Yield an ApiClient; `database.acquire` / `acquire_read` hand out one connection in a transaction.
+    """Yield an ApiClient; the database's acquire, acquire_read and run_read share one transaction.
 
     Each acquire opens a savepoint, so a request that fails leaves the test's transaction usable.
     """
@@ -50,9 +50,14 @@ async def rolled_back_client(app: Any, database: Database) -> AsyncIterator[ApiC
             raise
         await savepoint.commit()
 
-    saved = {name: database.__dict__.get(name) for name in ("acquire", "acquire_read")}
+    async def run_read(work: Callable[[Any], Awaitable[Any]], **kwargs: Any) -> Any:
+        async with acquire(**kwargs) as borrowed:
+            return await work(borrowed)
+
+    saved = {name: database.__dict__.get(name) for name in ("acquire", "acquire_read", "run_read")}
     database.acquire = acquire  # type: ignore[method-assign]
     database.acquire_read = acquire  # type: ignore[method-assign]
+    database.run_read = run_read  # type: ignore[method-assign]
     client = ApiClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
     client.conn = conn
     client.queries = counter
