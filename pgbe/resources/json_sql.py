@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from pydantic import BaseModel as Schema
-from sqlalchemy import ColumnElement, DateTime, and_, case, func, literal_column, null, select
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    FromClause,
+    Subquery,
+    and_,
+    case,
+    func,
+    literal_column,
+    null,
+    select,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Mapper, RelationshipProperty
 from sqlalchemy.sql.expression import ColumnCollection
@@ -56,13 +67,21 @@ def json_object(
     read: type[Schema],
     columns: Columns,
     includes: Collection[str] = (),
+    *,
+    related: Mapping[str, ColumnElement[Any]] | None = None,
 ) -> ColumnElement[Any]:
-    """Return `json_build_object(...)` of `read`'s fields, in its field order, from `columns`."""
+    """Return `json_build_object(...)` of `read`'s fields, in its field order, from `columns`.
+
+    `related` gives the JSON of some included relationships, already computed; the others are
+    correlated subqueries.
+    """
     args: list[ColumnElement[Any]] = []
     for name, field in read.model_fields.items():
         args.append(_key(name))
         if name in mapper.relationships:
-            if name in includes:
+            if related is not None and name in related:
+                args.append(related[name])
+            elif name in includes:
                 nested = related_schema(field.annotation)
                 assert nested is not None
                 args.append(related_json(mapper.relationships[name], nested, columns))
@@ -93,6 +112,44 @@ def related_json(rel: RelationshipProperty[Any], read: type[Schema], parent: Col
         agg = func.coalesce(func.json_agg(aggregate_order_by(body, pk)), _EMPTY_ARRAY)
         return select(agg).select_from(target).where(*condition).scalar_subquery()
     return select(body).select_from(target).where(*condition).limit(1).scalar_subquery()
+
+
+def grouped_related_json(
+    rel: RelationshipProperty[Any], read: type[Schema], parents: FromClause
+) -> tuple[Subquery, ColumnElement[bool]] | None:
+    """Return a subquery of `(parent_key, items)`, the JSON arrays of `rel` for every row of `parents`.
+
+    For a page of rows this replaces one correlated subquery per row (the planner re-hashes the
+    related table for each) with one join and GROUP BY over the page's keys. The second value joins
+    the subquery to `parents`. None for composite keys, which keep the correlated subquery.
+    """
+    target = rel.mapper.local_table.alias()
+    body = json_object(rel.mapper, read, target.c)
+    pk = target.c[rel.mapper.primary_key[0].name]
+    if rel.secondary is not None:
+        link = rel.secondary.alias()
+        if len(rel.synchronize_pairs) != 1:
+            return None
+        ((parent_col, link_parent),) = rel.synchronize_pairs
+        to_target = [
+            target.c[col.name] == link.c[sec.name] for col, sec in rel.secondary_synchronize_pairs or ()
+        ]
+        key = link.c[link_parent.name]
+        source: Any = link.join(target, and_(*to_target))
+    else:
+        if len(rel.local_remote_pairs) != 1:
+            return None
+        ((parent_col, remote),) = rel.local_remote_pairs
+        key = target.c[remote.name]
+        source = target
+    grouped = (
+        select(key.label("parent_key"), func.json_agg(aggregate_order_by(body, pk)).label("items"))
+        .select_from(source)
+        .where(key.in_(select(parents.c[parent_col.name])))
+        .group_by(key)
+        .subquery()
+    )
+    return grouped, grouped.c.parent_key == parents.c[parent_col.name]
 
 
 def page_json(items: ColumnElement[Any]) -> ColumnElement[Any]:

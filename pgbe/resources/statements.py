@@ -32,8 +32,8 @@ from sqlalchemy.sql import ClauseElement
 
 from pgbe.query.builder import order_by, where_clauses
 from pgbe.query.params import ListParams
-from pgbe.query.spec import QuerySpec
-from pgbe.resources.json_sql import json_object, page_json
+from pgbe.query.spec import QuerySpec, related_schema
+from pgbe.resources.json_sql import grouped_related_json, json_object, page_json
 
 _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 
@@ -123,10 +123,21 @@ def select_page(t: Target, params: ListParams, *, scoped: bool) -> Select[Any]:
         .order_by(*order_by(spec, params))
         .offset(skip)
         .limit(limit)
-        .subquery("page")
+        .cte("page")
     )
-    body = json_object(t.mapper, t.read, page.c, params.includes)
-    items = select(func.json_agg(aggregate_order_by(body, *order_by(spec, params, page.c)))).scalar_subquery()
+    rows: Any = page
+    related: dict[str, ColumnElement[Any]] = {}
+    for name in params.includes:  # to-many includes: aggregated once for the page, joined to its rows
+        rel = t.mapper.relationships[name]
+        nested = related_schema(t.read.model_fields[name].annotation)
+        grouped = grouped_related_json(rel, nested, page) if rel.uselist and nested is not None else None
+        if grouped is not None:
+            sub, onclause = grouped
+            rows = rows.outerjoin(sub, onclause)
+            related[name] = page_json(sub.c["items"])
+    body = json_object(t.mapper, t.read, page.c, params.includes, related=related)
+    order = order_by(spec, params, page.c)
+    items = select(func.json_agg(aggregate_order_by(body, *order))).select_from(rows).scalar_subquery()
     total = select(func.count()).select_from(table).where(*conditions).scalar_subquery()
     return select(
         func.json_build_object(
