@@ -2,8 +2,9 @@
 
 The same GET is sent N times, one after the other, straight into ASGI callables (no sockets, no
 HTTP parsing): the whole application (middleware, router, handler), the matched route's handler
-alone, and the bare database call the handler makes. The differences are what each layer costs in
-the worker's CPU, which is what limits throughput once PostgreSQL has spare capacity.
+alone, the bare database call the handler makes, and the hand-written floor. The differences are
+what each layer costs in the worker's CPU, which is what limits throughput once PostgreSQL has spare
+capacity.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ async def _per_request(label: str, n: int, once: Callable[[], Awaitable[Any]], *
 
 
 async def measure(n: int, path: str, query: str) -> None:
-    """Print the CPU cost per request of the app, the handler and the statement."""
+    """Print the CPU cost per request of the app, the handler and the statement, and of the floor."""
     from starlette.routing import Match
 
     from app.config.database import database
@@ -133,6 +134,16 @@ async def measure(n: int, path: str, query: str) -> None:
         print(
             f"  => middleware + routing {whole - alone:.0f} us, handler beyond driver {alone - bare:.0f} us"
         )
+        from bench.floor import app as floor
+
+        async with floor.router.lifespan_context(floor):
+
+            async def via_floor() -> None:
+                assert await _call(floor, _scope(path, query)) == 200
+
+            hand_written = await _per_request("the hand-written floor, same request", n, via_floor)
+            whole = await _per_request("whole application again, after the floor", n, via_app)
+        print(f"  => pgbe costs {whole - hand_written:+.0f} us of CPU a request more than the floor")
         if os.environ.get("BENCH_CPROFILE"):
             import cProfile
             import pstats

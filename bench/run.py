@@ -61,7 +61,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--workers", default=env("BENCH_WORKERS", "1,2"), help="pgbe worker counts")
     parser.add_argument("--no-floor", action="store_true", help="skip the hand-written floor")
     parser.add_argument("--pool-size", type=int, default=int(env("BENCH_POOL_SIZE", "16")), help="per worker")
-    parser.add_argument("--soak", type=float, default=float(env("BENCH_SOAK", "120")), help="RSS run, seconds (0: none)")
+    parser.add_argument(
+        "--soak", type=float, default=float(env("BENCH_SOAK", "120")), help="RSS run, s (0: none)"
+    )
     parser.add_argument(
         "--rounds", type=int, default=int(env("BENCH_ROUNDS", "2")), help="interleaved rounds"
     )

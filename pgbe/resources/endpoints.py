@@ -23,7 +23,7 @@ from pgbe.errors import (
     PreconditionRequiredError,
     ValidationError,
 )
-from pgbe.query.params import INT4_MAX, parse_list_params, single_includes
+from pgbe.query.params import INT4_MAX, parse_list_params
 from pgbe.resources.resource import Hook, Resource
 from pgbe.resources.statements import (
     Compiled,
@@ -126,9 +126,7 @@ async def get_row(res: Resource, request: Request) -> Response:
     principal = await registry.principal(request)
     res.permissions.read(principal)
     pk = _row_id(request)
-    includes = (
-        single_includes(res.spec, request.query_params.multi_items()) if request.scope["query_string"] else ()
-    )
+    includes = res.includes_of(request.scope["query_string"])
     values: dict[str, Any] = {"id": pk}
     scoped = _owner_values(res, principal, values)
     compiled = res.statement(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -55,6 +54,6 @@ class ResourceRegistry:
     async def principal(self, request: Request) -> Principal | None:
         """Return the caller of `request`."""
         result = self.resolve_principal(request)
-        if inspect.isawaitable(result):
-            return await result
-        return result
+        if result is None or isinstance(result, Principal):  # a sync resolver: the usual case
+            return result
+        return await result

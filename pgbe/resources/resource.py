@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel as Schema
 from sqlalchemy.orm import Mapper, RelationshipProperty
 from sqlalchemy.sql import ClauseElement
+from starlette.datastructures import QueryParams
 
 from pgbe.auth.principal import Principal
 from pgbe.naming import label, singularize
+from pgbe.query.params import single_includes
 from pgbe.query.spec import QuerySpec
 from pgbe.resources.json_sql import check_read_schema
 from pgbe.resources.permissions import Permissions
@@ -84,6 +86,7 @@ class Resource:
         self.field_names = {self._link_target_column(rel): key for key, rel in self.links.items()}
         self.target = Target(self.mapper, read, self.spec, owner_field, self.links)
         self._statements: dict[Hashable, Compiled] = {}
+        self._includes: dict[bytes, tuple[str, ...]] = {b"": ()}
         self.registry: ResourceRegistry | None = None
         self._check_writable(create, before_create)
         self._check_writable(update, before_update)
@@ -124,6 +127,15 @@ class Resource:
             if len(self._statements) < MAX_CACHED_STATEMENTS:
                 self._statements[key] = compiled
         return compiled
+
+    def includes_of(self, query_string: bytes) -> tuple[str, ...]:
+        """Return the includes a one-row request asks for (422 for any other parameter), cached per query."""
+        includes = self._includes.get(query_string)
+        if includes is None:
+            includes = single_includes(self.spec, QueryParams(query_string).multi_items())
+            if len(self._includes) < MAX_CACHED_STATEMENTS:
+                self._includes[query_string] = includes
+        return includes
 
     def update_schema_of(self, principal: Principal | None) -> type[Schema] | None:
         """The PATCH body schema for this caller."""

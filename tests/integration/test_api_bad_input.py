@@ -208,6 +208,9 @@ async def test_get_product_malformed_id_returns_422(api: ApiClient, state: dict[
 
 async def test_get_product_unknown_query_parameter_returns_422(api: ApiClient, state: dict[str, Any]) -> None:
     _assert_problem(await api.get(f"/products/{state['product']}?limit=5"), 422)
+    _assert_problem(await api.get(f"/products/{state['product']}?limit=5"), 422)  # parsed queries are cached
+    _assert_problem(await api.get(f"/products/{state['product']}?include=owner"), 422)
+    assert (await api.get(f"/products/{state['product']}?include=tags,category")).json()["tags"] == []
 
 
 @pytest.mark.parametrize(
