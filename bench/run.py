@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--soak", type=float, default=float(env("BENCH_SOAK", "120")), help="RSS run, s (0: none)"
     )
     parser.add_argument(
-        "--rounds", type=int, default=int(env("BENCH_ROUNDS", "2")), help="interleaved rounds"
+        "--rounds", type=int, default=int(env("BENCH_ROUNDS", "3")), help="interleaved rounds"
     )
     parser.add_argument("--count-requests", type=int, default=20, help="requests per case for SQL counts")
     parser.add_argument("--out", type=Path, default=RESULTS)
