@@ -318,8 +318,8 @@ class Database:
             raise ServiceUnavailableError("All database connections are busy", retry_after=1) from exc
         return pool, conn
 
-    async def _read_primary(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        """Run `work` on a primary connection: `_acquire_primary` without a generator around it."""
+    async def _on_primary(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run `work` on a primary connection: `_acquire_primary` without the generators around it."""
         pool, conn = await self._borrow()
         try:
             return await work(conn)
@@ -356,9 +356,9 @@ class Database:
         """
         if not self.replicas:  # the usual case, without the routing and its context managers
             try:
-                return await self._read_primary(work)
+                return await self._on_primary(work)
             except _DIED_MID_FLIGHT:
-                return await self._read_primary(work)
+                return await self._on_primary(work)
         try:
             async with self.acquire_read(min_lsn=min_lsn) as conn:
                 return await work(conn)
@@ -366,6 +366,14 @@ class Database:
             pass
         async with self.acquire_read(min_lsn=min_lsn) as conn:
             return await work(conn)
+
+    async def run_write(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run `work` on a primary connection, once: `acquire()` for one statement, without generators.
+
+        The rest of the request then reads from the primary too.
+        """
+        mark_primary_used()
+        return await self._on_primary(work)
 
     async def close(self) -> None:
         """Close every pool this database opened."""

@@ -86,8 +86,8 @@ async def _fetchrow(
             # run_read runs the read again, once, when its connection dies mid-flight
             row = await database.run_read(lambda conn: conn.fetchrow(compiled.sql, *args), min_lsn=position)
         else:
-            async with database.acquire() as conn:
-                row = await conn.fetchrow(compiled.sql, *compiled.args(values))
+            args = compiled.args(values)
+            row = await database.run_write(lambda conn: conn.fetchrow(compiled.sql, *args))
     except (asyncpg.PostgresError, asyncpg.DataError) as exc:
         raise _driver_error(res, exc) from exc
     return row

@@ -27,7 +27,7 @@ class ApiClient(httpx.AsyncClient):
 
 @asynccontextmanager
 async def rolled_back_client(app: Any, database: Database) -> AsyncIterator[ApiClient]:
-    """Yield an ApiClient; the database's acquire, acquire_read and run_read share one transaction.
+    """Yield an ApiClient; the database's acquire, acquire_read, run_read and run_write share one transaction.
 
     Each acquire opens a savepoint, so a request that fails leaves the test's transaction usable.
     """
@@ -54,10 +54,12 @@ async def rolled_back_client(app: Any, database: Database) -> AsyncIterator[ApiC
         async with acquire(**kwargs) as borrowed:
             return await work(borrowed)
 
-    saved = {name: database.__dict__.get(name) for name in ("acquire", "acquire_read", "run_read")}
+    entry_points = ("acquire", "acquire_read", "run_read", "run_write")
+    saved = {name: database.__dict__.get(name) for name in entry_points}
     database.acquire = acquire  # type: ignore[method-assign]
     database.acquire_read = acquire  # type: ignore[method-assign]
     database.run_read = run_read  # type: ignore[method-assign]
+    database.run_write = run_read  # type: ignore[method-assign]
     client = ApiClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
     client.conn = conn
     client.queries = counter
