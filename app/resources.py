@@ -61,7 +61,7 @@ products = Resource(
         "tags.name": ["eq", "in"],
         "created_at": ["gte", "lt"],
     },
-    sort=["id", "name", "price", "created_at", "updated_at"],
+    sort=["id", "name", "price", "created_at", "updated_at", "category.name"],
     includes=["category", "tags"],
     permissions=catalogue,
 )

@@ -60,14 +60,25 @@ def where_clauses(params: ListParams) -> list[ColumnElement[bool]]:
 def order_by(spec: QuerySpec, params: ListParams, columns: Any = None) -> list[UnaryExpression[Any]]:
     """Return the ORDER BY of `params`, ending with the primary key so pages are stable.
 
-    `columns` maps names to columns of a subquery; by default the model's columns are used.
+    `columns` maps names to columns of a subquery holding `sort_columns`; by default the model's
+    columns are used.
     """
     pk_name = spec.primary_key.key
     result = []
     for name, desc in params.sort:
-        column = columns[name] if columns is not None else spec.sort[name]
+        column = columns[sort_label(name)] if columns is not None else spec.sort[name]
         result.append(column.desc() if desc else column.asc())
     if pk_name not in dict(params.sort):
         pk = columns[pk_name] if columns is not None else getattr(spec.model, pk_name)
         result.append(pk.asc())
     return result
+
+
+def sort_label(name: str) -> str:
+    """The name a sort key has among a subquery's columns: the column's own, or `sort__rel__field`."""
+    return "sort__" + name.replace(".", "__") if "." in name else name
+
+
+def sort_columns(spec: QuerySpec, params: ListParams) -> list[ColumnElement[Any]]:
+    """The sort keys that are not columns of the model (related fields), labelled for `order_by`."""
+    return [spec.sort[name].label(sort_label(name)) for name, _ in params.sort if "." in name]

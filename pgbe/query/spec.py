@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel as Schema
-from sqlalchemy import String, Text
+from sqlalchemy import ColumnElement, String, Text, select
 from sqlalchemy.orm import InstrumentedAttribute, Mapper, RelationshipProperty
 
 from pgbe.query.values import Coercer, coercer_for
@@ -68,7 +68,7 @@ class QuerySpec:
         self.filters: dict[str, FilterField] = {
             name: self._filter_field(name, frozenset(ops)) for name, ops in (filters or {}).items()
         }
-        self.sort: dict[str, InstrumentedAttribute[Any]] = {name: self._column(name) for name in sort}
+        self.sort: dict[str, ColumnElement[Any]] = {name: self._sort_key(name) for name in sort}
         self.includes: dict[str, RelationshipProperty[Any]] = {name: self._include(name) for name in includes}
 
     def _column(self, name: str) -> InstrumentedAttribute[Any]:
@@ -82,6 +82,22 @@ class QuerySpec:
             raise ValueError(f"{model.__name__}.{name} is not a column")
         attribute: InstrumentedAttribute[Any] = getattr(model, name)
         return attribute
+
+    def _sort_key(self, name: str) -> ColumnElement[Any]:
+        """A column, or for `rel.field` the field of the one related row (a correlated subquery)."""
+        if "." not in name:
+            column: ColumnElement[Any] = self._column(name).expression
+            return column
+        rel_name, _, column_name = name.partition(".")
+        rel = self._include(rel_name)
+        if rel.uselist or "." in column_name:
+            raise ValueError(f"sort {name!r}: only a field of a to-one relationship can be sorted on")
+        target_read = related_schema(self.read.model_fields[rel_name].annotation)
+        assert target_read is not None
+        field = self._readable_column(rel.mapper.class_, target_read, column_name).property.columns[0]
+        target = rel.mapper.local_table.alias()
+        joined = [target.c[remote.name] == local for local, remote in rel.local_remote_pairs]
+        return select(target.c[field.name]).where(*joined).scalar_subquery()
 
     def _include(self, name: str) -> RelationshipProperty[Any]:
         if name not in self.mapper.relationships:

@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Mapper, RelationshipProperty
 from sqlalchemy.sql import ClauseElement
 
-from pgbe.query.builder import order_by, where_clauses
+from pgbe.query.builder import order_by, sort_columns, where_clauses
 from pgbe.query.params import ListParams
 from pgbe.query.spec import QuerySpec, related_schema
 from pgbe.resources.json_sql import grouped_related_json, json_object, page_json
@@ -118,7 +118,7 @@ def select_page(t: Target, params: ListParams, *, scoped: bool) -> Select[Any]:
     skip = bindparam("skip", type_=Integer)
     limit = bindparam("limit", type_=Integer)
     page = (
-        select(table)
+        select(table, *sort_columns(spec, params))
         .where(*conditions)
         .order_by(*order_by(spec, params))
         .offset(skip)

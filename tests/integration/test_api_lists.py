@@ -94,6 +94,29 @@ async def test_list_products_sort_descending_then_ascending(api: ApiClient, seed
     assert names == ["Laptop", "Dune", "Phone"]
 
 
+async def test_list_products_sort_on_related_field(api: ApiClient, seeded: dict[str, int]) -> None:
+    names = await _names(api, "sort=category.name,-price")
+    assert names == [
+        "Dune",
+        "dune notes",
+        "Laptop",
+        "Phone",
+        "Cable 50%_off",
+        "Cable 50 off",
+    ]  # no category last
+    assert api.queries.count == 1
+    descending = await _names(api, "sort=-category.name,name&limit=4")
+    assert descending == ["Cable 50 off", "Cable 50%_off", "Laptop", "Phone"]  # and first when descending
+
+
+async def test_list_products_sort_on_unlisted_related_field_returns_422(
+    api: ApiClient, seeded: dict[str, int]
+) -> None:
+    response = await api.get("/products?sort=category.description")
+    assert response.status_code == 422
+    assert "category.name" in response.json()["detail"]
+
+
 async def test_list_products_pagination_reports_total(api: ApiClient, seeded: dict[str, int]) -> None:
     body = await _list(api, "sort=price&skip=2&limit=2")
     assert [p["price"] for p in body["items"]] == [6, 12]

@@ -21,7 +21,8 @@ def catalogue(db: Session) -> None:
     old, new = Tag(name="old"), Tag(name="new")
     db.add_all([books, tools, old, new])
     for i in range(30):
-        product = Product(name=f"item {i % 7}", price=(i * 37) % 50, category=books if i % 3 else tools)
+        category = None if i % 10 == 9 else books if i % 3 else tools  # some without a category
+        product = Product(name=f"item {i % 7}", price=(i * 37) % 50, category=category)
         product.tags = [old] if i % 2 else [old, new]
         db.add(product)
     db.flush()
@@ -35,6 +36,8 @@ QUERIES = [
     "tags.name=new&name__icontains=ITEM 3",
     "price__in=0,11,22,33&include=category,tags",
     "name__startswith=item 1&sort=name,-price",
+    "sort=category.name,-price&limit=12",
+    "sort=-category.name,name&skip=4&limit=9&include=category",
 ]
 
 

@@ -61,3 +61,27 @@ def test_parse_more_than_twenty_filters_raises() -> None:
 
 def test_escape_like_leaves_plain_text() -> None:
     assert escape_like("plain text") == "plain text"
+
+
+def test_list_sort_on_related_field_is_parsed() -> None:
+    params = parse_list_params(
+        products.spec, [("sort", "-category.name,id")], default_limit=50, max_limit=500
+    )
+    assert params.sort == (("category.name", True), ("id", False))
+
+
+@pytest.mark.parametrize(
+    ("sort", "message"),
+    [
+        ("tags.name", "to-one"),  # a collection has no single value to sort by
+        ("category.description.x", "to-one"),
+        ("owner.name", "not a relationship"),
+    ],
+)
+def test_query_spec_refuses_unsortable_related_field(sort: str, message: str) -> None:
+    from app.models import Product
+    from app.schemas.product import ProductRead
+    from pgbe.query.spec import QuerySpec
+
+    with pytest.raises(ValueError, match=message):
+        QuerySpec(Product, ProductRead, sort=[sort], includes=["category", "tags"])
