@@ -9,10 +9,15 @@ from typing import Any
 from sqladmin import ModelView
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapper, RelationshipDirection
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from wtforms import Form, PasswordField, ValidationError, validators
 
+from pgbe.auth.passwords import hash_password, password_problems
 from pgbe.naming import label
 
-HIDDEN = frozenset({"hashed_password"})
+HASH_COLUMN = "hashed_password"
+HIDDEN = frozenset({HASH_COLUMN})
 MANAGED = frozenset({"id", "created_at", "updated_at", "version"})  # set by the database or the ORM
 TEXT_OPERATORS = frozenset({"eq", "icontains", "contains", "startswith"})
 
@@ -39,6 +44,41 @@ def _sortable(mapper: Mapper[Any], resource: Any, hidden: frozenset[str]) -> lis
     return [n for n in resource.spec.sort if n in columns]
 
 
+class PasswordView(ModelView):
+    """A view of a model with a password hash: a password field, required to create, kept when empty.
+
+    The password is checked against the policy and stored hashed; the hash itself is never shown.
+    """
+
+    async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
+        """Add the password field to the model's form."""
+        form = await super().scaffold_form(rules)
+        field = PasswordField(
+            "Password",
+            validators=[validators.Optional(), _password_policy],
+            description="Required for a new account; leave empty to keep the current password.",
+        )
+        return type(f"{form.__name__}WithPassword", (form,), {"password": field})
+
+    async def on_model_change(
+        self, data: dict[str, Any], model: Any, is_created: bool, request: Request
+    ) -> None:
+        """Store a new password as its hash; refuse a new account without one."""
+        del request
+        password = data.pop("password", None)
+        if password:
+            setattr(model, HASH_COLUMN, await run_in_threadpool(hash_password, password))
+        elif is_created:
+            raise ValueError("A new account needs a password")
+
+
+def _password_policy(form: Form, field: PasswordField) -> None:
+    email = getattr(form, "email", None)
+    problems = password_problems(field.data or "", email=email.data if email is not None else None)
+    if problems:
+        raise ValidationError(f"The password {problems[0]}")
+
+
 def model_view(
     mapper: Mapper[Any], resource: Any = None, *, hidden: frozenset[str] = HIDDEN
 ) -> type[ModelView]:
@@ -47,10 +87,11 @@ def model_view(
     columns = [c.key for c in mapper.column_attrs if c.key not in hidden]
     to_one = [r.key for r in mapper.relationships if r.direction is RelationshipDirection.MANYTOONE]
     to_many = [r.key for r in mapper.relationships if r.direction is RelationshipDirection.ONETOMANY]
+    has_password = HASH_COLUMN in mapper.column_attrs and HASH_COLUMN in hidden
     required_hidden = any(
         not c.columns[0].nullable and c.columns[0].server_default is None and c.columns[0].default is None
         for c in mapper.column_attrs
-        if c.key in hidden
+        if c.key in hidden and not (has_password and c.key == HASH_COLUMN)  # the form sets it
     )
     # In lists, a foreign key column shows as its related object's name, in the column's place.
     backing = {
@@ -77,7 +118,8 @@ def model_view(
     def body(namespace: dict[str, Any]) -> None:
         namespace.update(attrs)
 
-    view: type[ModelView] = types.new_class(f"{cls.__name__}Admin", (ModelView,), {"model": cls}, body)
+    bases = (PasswordView,) if has_password else (ModelView,)
+    view: type[ModelView] = types.new_class(f"{cls.__name__}Admin", bases, {"model": cls}, body)
     view.identity = cls.__table__.name  # URLs like the API's: /admin/products/list
     return view
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from app.models import BaseModel, Category, Product, User
 from app.resources import RESOURCES
 from pgbe.admin.auth import resource_grants
-from pgbe.admin.views import model_views
+from pgbe.admin.views import PasswordView, model_views
 from pgbe.models import ModelMixin, make_metadata
 
 
@@ -30,7 +30,7 @@ class BlogPost(_Base):
 
 def test_model_views_new_model_registered_without_extra_code() -> None:
     views = {view.model: view for view in model_views(_Base)}
-    assert set(views) == {Person, BlogPost}
+    assert set(views) == {Person, BlogPost, Device}
     assert (views[BlogPost].name, views[BlogPost].name_plural) == ("Blog post", "Blog posts")
     assert views[Person].name_plural == "People"
     assert views[BlogPost].identity == "blog_posts"
@@ -38,12 +38,24 @@ def test_model_views_new_model_registered_without_extra_code() -> None:
     assert "author_id" not in views[BlogPost].column_list
 
 
-def test_model_views_hide_password_hash_and_refuse_creating_without_it() -> None:
+class Device(_Base):
+    name: Mapped[str] = mapped_column(String(50))
+    api_secret: Mapped[str] = mapped_column(String(64))
+
+
+def test_model_views_hide_password_hash_and_ask_for_a_password_instead() -> None:
     person = next(v for v in model_views(_Base) if v.model is Person)
     assert "hashed_password" not in person.column_list
     assert "hashed_password" in person.form_excluded_columns
     assert "hashed_password" in person.column_details_exclude_list
-    assert person.can_create is False
+    assert issubclass(person, PasswordView)
+    assert person.can_create is True  # the password field fills the hash
+
+
+def test_model_views_required_hidden_column_without_form_refuses_creating() -> None:
+    views = {v.model: v for v in model_views(_Base, hidden=frozenset({"hashed_password", "api_secret"}))}
+    assert views[Device].can_create is False  # nothing on the form could fill api_secret
+    assert not issubclass(views[Device], PasswordView)
 
 
 def test_model_views_example_domain_uses_resource_search_and_sort() -> None:

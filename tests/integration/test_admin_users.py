@@ -1,0 +1,100 @@
+"""Accounts from the admin site: a password field, checked against the policy and stored hashed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import psycopg
+import pytest
+
+from pgbe.auth.passwords import hash_password, verify_password
+from pgbe.project import Project
+
+ADMIN = ("admin-site@example.com", "Admin-Site-Secret-7")
+EMAILS = (ADMIN[0], "new-hire@example.com")
+
+
+@pytest.fixture
+def admin_account(database_url: str) -> Iterator[None]:
+    """An admin user committed to the run's database; every account the tests create is removed after."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO users (email, first_name, last_name, full_name, hashed_password, role)"
+            " VALUES (%s, 'Ada', 'Admin', 'Ada Admin', %s, 'admin')",
+            (ADMIN[0], hash_password(ADMIN[1])),
+        )
+    yield
+    with psycopg.connect(database_url) as conn:
+        conn.execute("DELETE FROM users WHERE email = ANY(%s)", (list(EMAILS),))
+
+
+@pytest.fixture
+async def admin(project: Project, admin_account: None) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the admin site, signed in as an admin."""
+    app = project.load("app", "app.main:app")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post("/admin/login", data={"username": ADMIN[0], "password": ADMIN[1]})
+        assert response.status_code in (302, 303), response.text
+        yield client
+
+
+def _form(**fields: str) -> dict[str, str]:
+    base = {"email": EMAILS[1], "first_name": "Nia", "last_name": "Hire", "role": "user", "is_active": "y"}
+    return {**base, **fields}
+
+
+def _stored(database_url: str) -> tuple[str, str] | None:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT role, hashed_password FROM users WHERE email = %s", (EMAILS[1],)
+        ).fetchone()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def test_admin_creates_user_with_password_stored_hashed(
+    admin: httpx.AsyncClient, database_url: str
+) -> None:
+    form = await admin.get("/admin/users/create")
+    assert form.status_code == 200
+    assert 'name="password"' in form.text
+    assert 'name="hashed_password"' not in form.text
+    response = await admin.post("/admin/users/create", data=_form(password="Fresh-Start-2026"))
+    assert response.status_code in (302, 303), response.text
+    stored = _stored(database_url)
+    assert stored is not None
+    assert stored[0] == "user"
+    assert stored[1].startswith("$argon2")
+    assert verify_password("Fresh-Start-2026", stored[1])[0]
+
+
+async def test_admin_create_user_without_password_is_refused(
+    admin: httpx.AsyncClient, database_url: str
+) -> None:
+    response = await admin.post("/admin/users/create", data=_form())
+    assert response.status_code == 400
+    assert "needs a password" in response.text
+    assert _stored(database_url) is None
+
+
+async def test_admin_create_user_weak_password_is_refused(
+    admin: httpx.AsyncClient, database_url: str
+) -> None:
+    response = await admin.post("/admin/users/create", data=_form(password="short"))
+    assert response.status_code == 400
+    assert "at least" in response.text
+    assert _stored(database_url) is None
+
+
+async def test_admin_edit_user_empty_password_keeps_the_hash(
+    admin: httpx.AsyncClient, database_url: str
+) -> None:
+    await admin.post("/admin/users/create", data=_form(password="Fresh-Start-2026"))
+    before = _stored(database_url)
+    assert before is not None
+    with psycopg.connect(database_url) as conn:
+        (user_id,) = conn.execute("SELECT id FROM users WHERE email = %s", (EMAILS[1],)).fetchone() or (0,)
+    response = await admin.post(f"/admin/users/edit/{user_id}", data=_form(role="staff", password=""))
+    assert response.status_code in (302, 303), response.text
+    assert _stored(database_url) == ("staff", before[1])
