@@ -64,8 +64,11 @@ def libpq_dsn(url: str | URL) -> str:
 
 
 def describe(url: str | URL) -> str:
-    """Return the URL without its password, for logs."""
-    return with_driver(url, "").render_as_string(hide_password=True)
+    """Return the URL without its password, for logs (an empty password, as pgserver's, is left out)."""
+    plain = with_driver(url, "")
+    if not plain.password:
+        plain = plain._replace(password=None)
+    return plain.render_as_string(hide_password=True)
 
 
 class Database:

@@ -52,6 +52,7 @@ def test_resolve_url_with_database_url_returns_it_and_describe_hides_the_passwor
     settings = PgbeSettings(database_url="postgresql://app:s3cret@db.example:5432/app", _env_file=None)  # type: ignore[call-arg]
     assert resolve_url(settings) == "postgresql://app:s3cret@db.example:5432/app"
     assert "s3cret" not in describe(resolve_url(settings))
+    assert describe("postgresql://postgres:@/postgres?host=/d") == "postgresql://postgres@/postgres?host=%2Fd"
     assert Database(settings).url.drivername == "postgresql+psycopg"
 
 
