@@ -244,7 +244,13 @@ def _routes(res: Resource, registry: ResourceRegistry) -> list[APIRoute]:
                 item,
                 _documented(
                     f"update_{plural}",
-                    f"Change some fields of one of {plural}.",
+                    f"Change some fields of one of {plural}."
+                    + (
+                        " The body shown is the widest one; which of its fields a caller may send depends on"
+                        " the caller, and a field they may not change is a 422."
+                        if res.update_schema_for is not None
+                        else ""
+                    ),
                     [_ID, _IF_MATCH, _body(res.update_schema)],
                 ),
                 resource=res,

@@ -57,3 +57,10 @@ def test_openapi_filter_parameters_are_typed(schema: dict[str, Any]) -> None:
     assert "integer" in [option.get("type") for option in params["price__gte"]["anyOf"]]
     assert {"type": "boolean"} in params["sku__isnull"]["anyOf"]
     assert params["limit"]["maximum"] == get_settings().page_max_limit
+
+
+def test_openapi_patch_says_when_the_body_depends_on_the_caller(schema: dict[str, Any]) -> None:
+    users = schema["paths"]["/users/{id}"]["patch"]
+    products = schema["paths"]["/products/{id}"]["patch"]
+    assert "depends on the caller" in users["description"]
+    assert "depends on the caller" not in products.get("description", "")
