@@ -9,8 +9,9 @@ middleware (body limits, read-your-writes, cancel-on-disconnect, anything the pr
 applies. What it does not claim, the router gets exactly as before: other routes, 404, 405 with
 Allow, slash redirects. It answers HEAD for every generated GET route: the GET's headers, no body.
 
-Routes registered before a resource win over it, as in the router: a request an earlier route could
-match is left to the router (`EarlierRoutes` decides by path, conservatively).
+Routes registered before a resource win over it, as in the router: when the table is built, each
+earlier route is asked whether it would take the resource's paths (`EarlierRoutes`), and what it
+would take is left to the router. Only numeric ids are claimed, so `/things/me` routes keep working.
 """
 
 from __future__ import annotations
