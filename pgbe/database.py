@@ -8,7 +8,7 @@ import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -300,36 +300,9 @@ class Database:
         finally:
             await self.replicas.release(replica, conn)
 
-    @asynccontextmanager
-    async def _acquire_primary(self) -> AsyncIterator[asyncpg.Connection]:
-        pool, conn = await self._borrow()
-        try:
-            yield conn
-        except asyncpg.InternalClientError as exc:
-            raise _lost(conn, exc) from exc
-        finally:
-            await _give_back(pool, conn)
-
-    async def _borrow(self) -> tuple[asyncpg.Pool, asyncpg.Connection]:
-        """Take a connection of the primary's pool; 503 when none frees up within the pool timeout."""
-        pool = self._pool or await self.pool()
-        # With an idle connection the wait is immediate: no timer to arm and cancel (~8 us a request).
-        timeout = None if pool.get_idle_size() else self.settings.db_pool_timeout
-        try:
-            conn = await pool.acquire(timeout=timeout)
-        except TimeoutError as exc:
-            raise ServiceUnavailableError("All database connections are busy", retry_after=1) from exc
-        return pool, conn
-
-    async def _on_primary(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        """Run `work` on a primary connection: `_acquire_primary` without the generators around it."""
-        pool, conn = await self._borrow()
-        try:
-            return await work(conn)
-        except asyncpg.InternalClientError as exc:
-            raise _lost(conn, exc) from exc
-        finally:
-            await _give_back(pool, conn)
+    def _acquire_primary(self) -> _PrimaryConnection:
+        """`async with`: a connection of the primary's pool (503 when none frees up in time)."""
+        return _PrimaryConnection(self)
 
     async def current_lsn(self, conn: asyncpg.Connection | None = None) -> str:
         """Return the primary's current WAL position (after a commit: a read-your-writes token)."""
@@ -357,26 +330,24 @@ class Database:
         Only a connection lost mid-flight (server restart, terminated backend) is retried, and only
         once; `work` must not write, because a write may have been applied before the loss.
         """
-        if not self.replicas:  # the usual case, without the routing and its context managers
-            try:
-                return await self._on_primary(work)
-            except _DIED_MID_FLIGHT:
-                return await self._on_primary(work)
+        # Without replicas the primary is the only choice: skip the routing and its generator.
+        source = self._acquire_primary if not self.replicas else partial(self.acquire_read, min_lsn=min_lsn)
         try:
-            async with self.acquire_read(min_lsn=min_lsn) as conn:
+            async with source() as conn:
                 return await work(conn)
         except _DIED_MID_FLIGHT:
             pass
-        async with self.acquire_read(min_lsn=min_lsn) as conn:
+        async with source() as conn:
             return await work(conn)
 
     async def run_write(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        """Run `work` on a primary connection, once: `acquire()` for one statement, without generators.
+        """Run `work` on a primary connection, once: `acquire()` for one statement, without its generator.
 
         The rest of the request then reads from the primary too.
         """
         mark_primary_used()
-        return await self._on_primary(work)
+        async with self._acquire_primary() as conn:
+            return await work(conn)
 
     async def close(self) -> None:
         """Close every pool this database opened."""
@@ -394,6 +365,39 @@ class Database:
             self.engine.dispose()
 
 
+class _PrimaryConnection:
+    """A borrowed connection of the primary's pool as a class-based context manager.
+
+    Every use of the primary goes through it; being a plain class rather than a generator keeps it
+    cheap on the one-statement requests of the generated endpoints.
+    """
+
+    __slots__ = ("conn", "database", "pool")
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        database = self.database
+        self.pool = database._pool or await database.pool()
+        # With an idle connection the wait is immediate: no timer to arm and cancel (~8 us a request).
+        timeout = None if self.pool.get_idle_size() else database.settings.db_pool_timeout
+        try:
+            self.conn = await self.pool.acquire(timeout=timeout)
+        except TimeoutError as exc:
+            raise ServiceUnavailableError("All database connections are busy", retry_after=1) from exc
+        return self.conn
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        try:
+            if isinstance(exc, asyncpg.InternalClientError):
+                raise _lost(self.conn, exc) from exc
+        finally:
+            # The close of a lost connection may already have returned it to the pool.
+            with contextlib.suppress(asyncpg.InternalClientError):
+                await self.pool.release(self.conn)
+
+
 def _lost(conn: asyncpg.Connection, exc: asyncpg.InternalClientError) -> asyncpg.ConnectionDoesNotExistError:
     """Drop a connection whose protocol state broke; return the error to raise (a read may retry it).
 
@@ -403,12 +407,6 @@ def _lost(conn: asyncpg.Connection, exc: asyncpg.InternalClientError) -> asyncpg
     logger.warning("asyncpg connection dropped after an internal error: %s", exc)
     conn.terminate()
     return asyncpg.ConnectionDoesNotExistError(f"the connection was lost ({exc})")
-
-
-async def _give_back(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
-    # The close of a lost connection may already have returned it to the pool.
-    with contextlib.suppress(asyncpg.InternalClientError):
-        await pool.release(conn)
 
 
 def _managed(factory: Callable[[], Session]) -> Iterator[Session]:

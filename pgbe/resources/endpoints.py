@@ -79,14 +79,13 @@ async def _fetchrow(
     res: Resource, request: Request, compiled: Compiled, values: Mapping[str, Any], *, read: bool
 ) -> asyncpg.Record:
     database = _registry(res).database
+    args = compiled.args(values)
     try:
         if read:
             position = _registry(res).read_position(request)
-            args = compiled.args(values)
             # run_read runs the read again, once, when its connection dies mid-flight
             row = await database.run_read(lambda conn: conn.fetchrow(compiled.sql, *args), min_lsn=position)
         else:
-            args = compiled.args(values)
             row = await database.run_write(lambda conn: conn.fetchrow(compiled.sql, *args))
     except (asyncpg.PostgresError, asyncpg.DataError) as exc:
         raise _driver_error(res, exc) from exc
