@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from app.config.auth import auth
 from app.config.database import database
 from app.config.settings import get_settings
 from app.models import BaseModel, User
@@ -19,5 +20,6 @@ def install_admin(app: FastAPI) -> None:
         session_maker=database.SessionLocal,
         settings=get_settings(),
         user_model=User,
+        auth=auth,
         resources=RESOURCES,
     )

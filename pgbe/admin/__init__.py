@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 
 from pgbe.admin.auth import RolePermissions, UserBackend, resource_grants
 from pgbe.admin.views import HIDDEN, model_views
+from pgbe.auth.service import Auth
 from pgbe.settings import PgbeSettings
 
 ROLES = ("staff", "user")
@@ -23,11 +24,15 @@ def mount_admin(
     session_maker: sessionmaker[Session],
     settings: PgbeSettings,
     user_model: Any,
+    auth: Auth,
     resources: Iterable[Any] = (),
     base_url: str = "/admin",
     hidden: frozenset[str] = HIDDEN,
 ) -> Admin:
     """Mount the admin site on `app`: sign-in with admin or staff users, permissions from `resources`.
+
+    Sign-in goes through `auth.check_credentials`, so the admin site's failures are throttled like the
+    API's.
 
     Admins may do everything. Other roles get, per model, the actions its REST resource allows them
     (a model without a resource is for admins only). Cookies are signed with SECRET_KEY, SameSite=lax,
@@ -38,6 +43,7 @@ def mount_admin(
         secret_key=settings.secret_key.get_secret_value(),
         session_maker=session_maker,
         user_model=user_model,
+        auth=auth,
         https_only=settings.environment not in ("development", "test"),
     )
     grants = {res.model.__table__.name: resource_grants(res, ROLES) for res in resources}

@@ -7,16 +7,16 @@ from typing import Any
 
 from sqladmin.authentication import AuthenticationBackend
 from sqladmin.authorization import AuthorizationBackend
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 
-from pgbe.auth.passwords import verify_password
 from pgbe.auth.principal import Principal
-from pgbe.errors import AppError
+from pgbe.auth.service import Auth
+from pgbe.errors import AppError, TooManyRequestsError, UnauthorizedError
 
 ADMIN_ROLES = frozenset({"admin", "staff"})
 SESSION_COOKIE = "pgbe_admin"
@@ -41,6 +41,7 @@ class UserBackend(AuthenticationBackend):
         secret_key: str,
         session_maker: sessionmaker[Session],
         user_model: Any,
+        auth: Auth,
         https_only: bool,
     ) -> None:
         super().__init__(secret_key)
@@ -56,16 +57,7 @@ class UserBackend(AuthenticationBackend):
         ]
         self.session_maker = session_maker
         self.user_model = user_model
-
-    def _check(self, email: str, password: str) -> tuple[int, str] | None:
-        model = self.user_model
-        with self.session_maker() as db:
-            user = db.scalar(select(model).where(func.lower(model.email) == email.lower()))
-            if user is None or not user.is_active or user.role not in ADMIN_ROLES:
-                return None
-            if not verify_password(password, user.hashed_password)[0]:
-                return None
-            return int(user.id), str(user.role)
+        self.auth = auth
 
     def _current(self, user_id: int) -> str | None:
         model = self.user_model
@@ -81,11 +73,15 @@ class UserBackend(AuthenticationBackend):
         email, password = str(form.get("username", "")), str(form.get("password", ""))
         if not email or not password:
             return False
-        found = await run_in_threadpool(self._check, email, password)
-        if found is None:
+        client = request.client.host if request.client else "unknown"
+        try:  # the API's sign-in check: throttled, with unknown accounts and wrong passwords alike
+            user = await self.auth.check_credentials(email, password, client=client)
+        except (UnauthorizedError, TooManyRequestsError):
+            return False
+        if user["role"] not in ADMIN_ROLES:
             return False
         request.session.clear()
-        request.session.update({"user_id": found[0], "role": found[1]})
+        request.session.update({"user_id": int(user["id"]), "role": str(user["role"])})
         return True
 
     async def logout(self, request: Request) -> bool:

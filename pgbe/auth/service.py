@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from asyncpg import Record
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -66,6 +67,18 @@ class Auth:
 
     async def login(self, email: str, password: str, *, client: str) -> TokenPair:
         """Check the credentials and issue tokens; unknown accounts and wrong passwords look alike."""
+        user = await self.check_credentials(email, password, client=client)
+        async with self.database.acquire() as conn, conn.transaction():
+            refresh = await self.refresh_tokens.issue(conn, user["id"])
+        return self._pair(Principal(user_id=user["id"], role=user["role"]), refresh)
+
+    async def check_credentials(self, email: str, password: str, *, client: str) -> Record:
+        """Return the active user with these credentials: 401 otherwise, 429 while throttled.
+
+        Every sign-in (the API's, the admin site's) goes through here: failures are throttled per
+        account and per client, an unknown account costs a hash like a wrong password, and an
+        outdated hash is replaced.
+        """
         password = password[:MAX_PASSWORD_INPUT]  # bounds the hashing work; no stored password is as long
         limits = self._limits(email, client)
         wait = await self.throttle.retry_after(limits)
@@ -84,11 +97,10 @@ class Auth:
             await self.throttle.record_failure([limit.key for limit in limits])
             raise UnauthorizedError(BAD_CREDENTIALS)
         await self.throttle.reset(limits[0].key)
-        async with self.database.acquire() as conn, conn.transaction():
-            if new_hash is not None:
+        if new_hash is not None:
+            async with self.database.acquire() as conn:
                 await set_password_hash(conn, user["id"], new_hash, new_version=False)
-            refresh = await self.refresh_tokens.issue(conn, user["id"])
-        return self._pair(Principal(user_id=user["id"], role=user["role"]), refresh)
+        return user
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Rotate a refresh token: the old one is spent, a reused one revokes its family (401)."""

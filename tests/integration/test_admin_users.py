@@ -8,10 +8,12 @@ import httpx
 import psycopg
 import pytest
 
-from pgbe.auth.passwords import hash_password, verify_password
+from app.config.settings import get_settings
+from pgbe.auth.passwords import verify_password
 from pgbe.project import Project
+from tests.auth_fixtures import PASSWORD, known_hash
 
-ADMIN = ("admin-site@example.com", "Admin-Site-Secret-7")
+ADMIN = ("admin-site@example.com", PASSWORD)
 EMAILS = (ADMIN[0], "new-hire@example.com")
 
 
@@ -22,11 +24,12 @@ def admin_account(database_url: str) -> Iterator[None]:
         conn.execute(
             "INSERT INTO users (email, first_name, last_name, full_name, hashed_password, role)"
             " VALUES (%s, 'Ada', 'Admin', 'Ada Admin', %s, 'admin')",
-            (ADMIN[0], hash_password(ADMIN[1])),
+            (ADMIN[0], known_hash(ADMIN[1])),
         )
     yield
     with psycopg.connect(database_url) as conn:
         conn.execute("DELETE FROM users WHERE email = ANY(%s)", (list(EMAILS),))
+        conn.execute("DELETE FROM login_throttles WHERE key LIKE 'account:%%' OR key LIKE 'client:%%'")
 
 
 @pytest.fixture
@@ -69,22 +72,49 @@ async def test_admin_creates_user_with_password_stored_hashed(
     assert verify_password("Fresh-Start-2026", stored[1])[0]
 
 
-async def test_admin_create_user_without_password_is_refused(
-    admin: httpx.AsyncClient, database_url: str
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [({}, "needs a password"), ({"password": "short"}, "at least")],
+    ids=["no password", "weak password"],
+)
+async def test_admin_create_user_without_a_good_password_is_refused(
+    admin: httpx.AsyncClient, database_url: str, fields: dict[str, str], message: str
 ) -> None:
-    response = await admin.post("/admin/users/create", data=_form())
+    response = await admin.post("/admin/users/create", data=_form(**fields))
     assert response.status_code == 400
-    assert "needs a password" in response.text
+    assert message in response.text
     assert _stored(database_url) is None
 
 
-async def test_admin_create_user_weak_password_is_refused(
-    admin: httpx.AsyncClient, database_url: str
-) -> None:
-    response = await admin.post("/admin/users/create", data=_form(password="short"))
-    assert response.status_code == 400
-    assert "at least" in response.text
-    assert _stored(database_url) is None
+async def test_admin_sign_in_is_throttled_like_the_api(project: Project, admin_account: None) -> None:
+    app = project.load("app", "app.main:app")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        for _ in range(get_settings().login_max_failures):
+            wrong = await client.post(
+                "/admin/login", data={"username": ADMIN[0], "password": "Wrong-Guess-1"}
+            )
+            assert wrong.status_code == 400
+        right = await client.post("/admin/login", data={"username": ADMIN[0], "password": ADMIN[1]})
+        assert right.status_code == 400  # the account is locked for the window, even with its password
+        assert (await client.get("/admin/users/list")).status_code in (302, 303)  # no session
+
+
+async def test_admin_sign_in_refuses_a_plain_user(project: Project, database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO users (email, first_name, last_name, full_name, hashed_password, role)"
+            " VALUES (%s, 'Nia', 'Hire', 'Nia Hire', %s, 'user')",
+            (EMAILS[1], known_hash(ADMIN[1])),
+        )
+    try:
+        app = project.load("app", "app.main:app")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.post("/admin/login", data={"username": EMAILS[1], "password": ADMIN[1]})
+            assert response.status_code == 400
+    finally:
+        with psycopg.connect(database_url) as conn:
+            conn.execute("DELETE FROM users WHERE email = %s", (EMAILS[1],))
 
 
 async def test_admin_edit_user_empty_password_keeps_the_hash(
