@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Any, get_args
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from annotated_types import GroupedMetadata
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -32,21 +33,40 @@ Id = Annotated[int, Field(ge=1, le=INT4_MAX)]
 """A primary key value."""
 
 
+def _integer_kind(annotation: Any) -> str | None:
+    """`"one"` for an integer, `"many"` for a list of them, through Annotated and Optional; else None."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _integer_kind(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        kinds = {_integer_kind(arg) for arg in get_args(annotation) if arg is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else None
+    if origin in (list, tuple, set, frozenset):
+        args = get_args(annotation)
+        return "many" if args and _integer_kind(args[0]) == "one" else None
+    return "one" if annotation is int else None  # bool, a subclass of int, is not one
+
+
 @cache
-def _integer_fields(model: type[BaseModel]) -> tuple[str, ...]:
-    names = []
-    for name, field in model.model_fields.items():
-        types = set(get_args(field.annotation)) or {field.annotation}
-        if int in types and bool not in types:
-            names.append(field.alias or name)
-    return tuple(names)
+def _integer_fields(model: type[BaseModel]) -> dict[str, str]:
+    fields = {
+        field.alias or name: _integer_kind(field.annotation) for name, field in model.model_fields.items()
+    }
+    return {name: kind for name, kind in fields.items() if kind is not None}
+
+
+def _not_an_integer(value: Any) -> bool:
+    return isinstance(value, bool | str)
 
 
 def _refuse_coerced_integers(model: type[BaseModel], data: Any) -> Any:
-    """Refuse `true` or `"5"` for an integer field: JSON says they are not integers (5.0 is one)."""
+    """Refuse `true` or `"5"` for an integer field or item: JSON says they are not integers (5.0 is one)."""
     if isinstance(data, dict):
-        for name in _integer_fields(model):
-            if isinstance(data.get(name), bool | str):
+        for name, kind in _integer_fields(model).items():
+            value = data.get(name)
+            if _not_an_integer(value) or (
+                kind == "many" and isinstance(value, list) and any(map(_not_an_integer, value))
+            ):
                 raise ValueError(f"{name}: Input should be a valid integer")
     return data
 
@@ -63,26 +83,23 @@ class Chars(GroupedMetadata):
         yield AfterValidator(_no_nul)
 
 
-class CreateSchema(BaseModel):
+class _Body(BaseModel):
+    """Base of request bodies: unknown fields are rejected, integers must be JSON integers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _json_integers(cls, data: Any) -> Any:
+        return _refuse_coerced_integers(cls, data)
+
+
+class CreateSchema(_Body):
     """Base of request bodies: unknown fields are rejected."""
 
-    model_config = ConfigDict(extra="forbid")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _json_integers(cls, data: Any) -> Any:
-        return _refuse_coerced_integers(cls, data)
-
-
-class UpdateSchema(BaseModel):
+class UpdateSchema(_Body):
     """Base of partial-update bodies: every field optional, unknown fields rejected."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _json_integers(cls, data: Any) -> Any:
-        return _refuse_coerced_integers(cls, data)
 
 
 class ReadSchema(BaseModel):

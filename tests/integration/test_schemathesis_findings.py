@@ -68,6 +68,26 @@ async def test_integer_field_refuses_booleans_and_text(
     assert response.status_code == status, response.text
 
 
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [
+        ("PATCH", {"price": "3"}),  # an Optional integer of an update schema
+        ("PATCH", {"category_id": True}),  # an Annotated integer (Id | None)
+        ("POST", {"name": "typed", "price": 1, "tag_ids": [True]}),  # the items of a list of ids
+        ("POST", {"name": "typed", "price": 1, "tag_ids": ["2"]}),
+    ],
+)
+async def test_integer_fields_of_every_shape_refuse_booleans_and_text(
+    api: ApiClient, staff: dict[str, str], method: str, body: dict[str, object]
+) -> None:
+    created = await api.post("/products", json={"name": "before", "price": 7}, headers=staff)
+    url = "/products" if method == "POST" else f"/products/{created.json()['id']}"
+    response = await api.request(method, url, json=body, headers=staff)
+    assert response.status_code == 422, response.text
+    assert await api.conn.fetchval("SELECT count(*) FROM products") == 1
+    assert await api.conn.fetchval("SELECT price FROM products") == 7
+
+
 async def test_category_path_id_out_of_range_is_a_validation_error(api: ApiClient) -> None:
     response = await api.get("/categories/99999999999/products/by-controller")
     assert response.status_code == 422
