@@ -13,7 +13,6 @@ import httpx
 import psycopg
 import pytest
 
-from pgbe.auth.principal import Principal
 from pgbe.testing.leaks import assert_no_busy_sessions, checked_out
 from pgbe.testing.servers import AppServer, PostgresCluster
 
@@ -99,14 +98,6 @@ def load_app(fault_cluster: FaultCluster) -> Iterator[AppServer]:
     server = fault_cluster.app(DB_POOL_SIZE="4", DB_ASYNC_POOL_SIZE="4", DB_CONNECT_TIMEOUT="2")
     yield server
     server.stop()
-
-
-def staff_headers(user_id: int, role: str = "staff") -> dict[str, str]:
-    """An Authorization header of a staff member (catalogue writes), or of another role."""
-    from app.config.auth import auth
-
-    token = auth.codec.issue_access(Principal(user_id=user_id, role=role))
-    return {"Authorization": f"Bearer {token}"}
 
 
 def application_name(server: AppServer) -> str:

@@ -20,7 +20,8 @@ from pgbe.errors import ServiceUnavailableError
 from pgbe.settings import PgbeSettings
 from pgbe.testing.leaks import assert_pools_returned
 from pgbe.testing.servers import AppServer
-from tests.fault_fixtures import CLIENT_LIMITS, FaultCluster, application_name, poll_until, staff_headers
+from tests.auth_fixtures import bearer
+from tests.fault_fixtures import CLIENT_LIMITS, FaultCluster, application_name, poll_until
 
 pytestmark = pytest.mark.faults
 CLIENT_TIMEOUT = 20
@@ -88,7 +89,7 @@ async def test_restart_under_write_load_keeps_every_acknowledged_write(
     async def restart() -> None:
         await asyncio.to_thread(fault_cluster.cluster.restart)
 
-    headers = staff_headers(fault_cluster.staff_id)
+    headers = bearer(fault_cluster.staff_id, "staff")
     client = httpx.AsyncClient(base_url=load_app.url, limits=CLIENT_LIMITS, timeout=CLIENT_TIMEOUT)
     async with client as http:
         load = Load(http, headers)
@@ -113,7 +114,7 @@ async def test_backends_terminated_under_load_keep_every_acknowledged_write(
             killed.extend(1 for row in rows if row[0])
             await asyncio.sleep(0.03)
 
-    headers = staff_headers(fault_cluster.staff_id)
+    headers = bearer(fault_cluster.staff_id, "staff")
     client = httpx.AsyncClient(base_url=load_app.url, limits=CLIENT_LIMITS, timeout=CLIENT_TIMEOUT)
     async with client as http:
         load = Load(http, headers)
@@ -188,7 +189,7 @@ async def test_write_killed_mid_flight_returns_503_and_is_not_repeated(
     load_app: AppServer, fault_cluster: FaultCluster
 ) -> None:
     name = f"killed-{uuid.uuid4().hex[:8]}"
-    headers = staff_headers(fault_cluster.staff_id)
+    headers = bearer(fault_cluster.staff_id, "staff")
     async with httpx.AsyncClient(base_url=load_app.url, timeout=CLIENT_TIMEOUT) as http:
         with psycopg.connect(fault_cluster.url, application_name="fault-test") as locker:
             locker.execute("LOCK TABLE products IN ACCESS EXCLUSIVE MODE")
