@@ -43,14 +43,19 @@ class FieldSpec:
         return f"{self.name}_id" if self.kind == "fk" else self.name
 
 
-def check_identifier(name: str, what: str) -> None:
-    """Refuse a field or module name that is not a lowercase identifier or is a reserved word."""
+def check_python_name(name: str, what: str) -> None:
+    """Refuse a module name that is not a lowercase identifier or is a Python keyword."""
     if not _FIELD.match(name):
         raise ScaffoldError(
             f"{what} {name!r} must be lowercase letters, digits and _ (starting with a letter)"
         )
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         raise ScaffoldError(f"{what} {name!r} is a Python keyword")
+
+
+def check_identifier(name: str, what: str) -> None:
+    """Refuse a name that reaches SQL too (a field, a table) if it is also a PostgreSQL reserved word."""
+    check_python_name(name, what)
     if name.lower() in RESERVED_WORDS:
         raise ScaffoldError(f"{what} {name!r} is a reserved word of PostgreSQL")
 

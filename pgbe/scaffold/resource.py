@@ -15,7 +15,13 @@ from typing import Any
 from sqlalchemy import MetaData, Table
 
 from pgbe.naming import label, snake_case, table_name
-from pgbe.scaffold.fields import FieldSpec, ScaffoldError, check_class_name, check_identifier
+from pgbe.scaffold.fields import (
+    FieldSpec,
+    ScaffoldError,
+    check_class_name,
+    check_identifier,
+    check_python_name,
+)
 
 # kind -> (SQLAlchemy type, Python type, schema type for writes)
 _TYPES: dict[str, tuple[str, str, str]] = {
@@ -89,8 +95,9 @@ def plan_resource(name: str, fields: list[FieldSpec], base: Any, root: Path) -> 
     metadata: MetaData = base.metadata
     check_class_name(name)
     module = snake_case(name)
-    check_identifier(module, "module")
+    check_python_name(module, "module")  # never in SQL: `Order` makes order.py and table orders
     table = table_name(name)
+    check_identifier(table, "table")
     if table in metadata.tables:
         raise ScaffoldError(f"table {table!r} already exists: choose another resource name")
     for path in _paths(root, module, table).values():

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from sqlalchemy.orm import DeclarativeBase
 
 from pgbe.scaffold.fields import FieldSpec, ScaffoldError, check_class_name, parse_field, parse_fields
+from pgbe.scaffold.resource import plan_resource
 
 
 def test_parse_field_str_with_length_and_flags() -> None:
@@ -79,3 +83,22 @@ def test_check_class_name_invalid_refused(name: str) -> None:
 
 def test_check_class_name_camel_case_accepted() -> None:
     check_class_name("BlogPost")
+
+
+@pytest.mark.parametrize(("name", "module"), [("Order", "order"), ("Group", "group"), ("User", "user")])
+def test_plan_resource_name_that_is_a_sql_word_is_fine_as_a_module(
+    tmp_path: Path, name: str, module: str
+) -> None:
+    class Base(DeclarativeBase):
+        pass
+
+    plan = plan_resource(name, parse_fields(["total:int"]), Base, tmp_path)
+    assert plan.module == module
+
+
+def test_plan_resource_table_that_is_a_sql_reserved_word_is_refused(tmp_path: Path) -> None:
+    class Base(DeclarativeBase):
+        pass
+
+    with pytest.raises(ScaffoldError, match="table 'references' is a reserved word of PostgreSQL"):
+        plan_resource("Reference", parse_fields(["total:int"]), Base, tmp_path)
