@@ -7,7 +7,7 @@ from collections import deque
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+from pgbe.http import SAFE_METHODS
 
 
 class CancelOnDisconnectMiddleware:
@@ -18,7 +18,7 @@ class CancelOnDisconnectMiddleware:
     the statement in flight is cancelled by the driver and the transaction rolls back, so an abandoned
     write leaves nothing behind unless it had already committed. Sync (threadpool) handlers cannot be
     interrupted; they finish, atomically, and their response is dropped. Safe methods (GET, HEAD,
-    OPTIONS) are passed through unwatched: they change nothing, so there is nothing to roll back, the
+    OPTIONS, TRACE) are passed through unwatched: they change nothing, so there is nothing to roll back, the
     statement timeout bounds them, and the read path saves a task and two events per request.
     """
 

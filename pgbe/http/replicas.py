@@ -15,11 +15,11 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pgbe.database import Database
+from pgbe.http import SAFE_METHODS
 from pgbe.http.health import Degraded, ReadinessCheck
 from pgbe.replicas import LSN_COOKIE, LSN_HEADER, begin_request, end_request, parse_lsn
 
 logger = logging.getLogger("pgbe.replicas")
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 def request_min_lsn(scope: Scope) -> int | None:
