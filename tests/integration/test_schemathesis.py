@@ -10,6 +10,7 @@ import os
 
 import pytest
 import schemathesis
+from fastapi.routing import APIRoute, iter_route_contexts
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.config import SchemathesisConfig
 
@@ -69,6 +70,13 @@ def test_schema_covers_every_route() -> None:
     paths = {op.path for op in operations}
     assert {"/categories", "/products/{id}", "/auth/token", "/health/ready"} <= paths
     assert len(operations) >= 20
+    routes = {
+        (method, context.path_format)
+        for context in iter_route_contexts(app.routes)  # included routers too
+        if isinstance(context.original_route, APIRoute) and context.original_route.include_in_schema
+        for method in context.methods
+    }
+    assert {(op.method.upper(), op.path) for op in operations} == routes
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
