@@ -7,6 +7,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -137,3 +138,28 @@ async def poll_until(cluster: FaultCluster, sql: str, params: Sequence[object], 
             return
         await asyncio.sleep(0.02)
     raise AssertionError(failure)
+
+
+# The application's sessions that wait on a lock: `"SELECT count(*) " + LOCK_WAITERS`, with its name.
+LOCK_WAITERS = "FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'"
+
+
+@contextmanager
+def table_locked(cluster: FaultCluster, table: str) -> Iterator[psycopg.Connection]:
+    """Hold an ACCESS EXCLUSIVE lock on `table` (every statement touching it waits) until the block ends.
+
+    The lock's connection is yielded: `rollback()` on it lets the waiting statements go earlier.
+    """
+    with psycopg.connect(cluster.url, application_name="fault-test") as conn:
+        conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        yield conn
+        conn.rollback()
+
+
+def assert_problem(response: httpx.Response, status: int, *, retry_after: bool = False) -> None:
+    """Assert a problem+json answer of `status` (with a Retry-After of a second or more if asked)."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == status
+    if retry_after:
+        assert int(response.headers["retry-after"]) >= 1

@@ -11,12 +11,18 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import httpx
-import psycopg
 import pytest
 
 from pgbe.testing.servers import AppServer
 from tests.auth_fixtures import bearer
-from tests.fault_fixtures import FaultCluster, application_name, assert_server_healthy
+from tests.fault_fixtures import (
+    LOCK_WAITERS,
+    FaultCluster,
+    application_name,
+    assert_problem,
+    assert_server_healthy,
+    table_locked,
+)
 
 pytestmark = pytest.mark.faults
 
@@ -28,16 +34,10 @@ def app(tight_app: AppServer, fault_cluster: FaultCluster) -> Iterator[AppServer
     assert_server_healthy(tight_app, fault_cluster)
 
 
-def assert_problem(response: httpx.Response, status: int) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["status"] == status
-
-
 def lock_waits(cluster: FaultCluster, server: AppServer) -> int:
     with cluster.connect() as conn:
         row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
+            "SELECT count(*) " + LOCK_WAITERS,
             (application_name(server),),
         ).fetchone()
     return int(row[0]) if row else 0
@@ -92,8 +92,7 @@ def test_http_client_disconnect_mid_write_rolls_back(app: AppServer, fault_clust
         f"POST /products HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {token}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode() + body
-    with psycopg.connect(fault_cluster.url, application_name="fault-test") as locker:
-        locker.execute("LOCK TABLE products IN ACCESS EXCLUSIVE MODE")
+    with table_locked(fault_cluster, "products") as locker:
         with socket.create_connection(("127.0.0.1", app.port)) as client:
             client.sendall(request)
             wait_for(lambda: lock_waits(fault_cluster, app) > 0, "the write never reached the database")
@@ -113,8 +112,7 @@ def test_http_graceful_shutdown_finishes_in_flight_request_and_closes_pools(
     result: list[httpx.Response] = []
     try:
         assert httpx.get(f"{server.url}/categories", timeout=30).status_code == 200
-        with psycopg.connect(fault_cluster.url, application_name="fault-test") as locker:
-            locker.execute("LOCK TABLE categories IN ACCESS EXCLUSIVE MODE")
+        with table_locked(fault_cluster, "categories") as locker:
             slow = threading.Thread(
                 target=lambda: result.append(httpx.get(f"{server.url}/categories", timeout=30))
             )

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import asyncpg
 import httpx
-import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -20,7 +18,15 @@ from pgbe.errors import ServiceUnavailableError
 from pgbe.settings import PgbeSettings
 from pgbe.testing.leaks import assert_pools_returned
 from pgbe.testing.servers import AppServer
-from tests.fault_fixtures import FaultCluster, application_name, assert_server_healthy, poll_until
+from tests.fault_fixtures import (
+    LOCK_WAITERS,
+    FaultCluster,
+    application_name,
+    assert_problem,
+    assert_server_healthy,
+    poll_until,
+    table_locked,
+)
 
 pytestmark = pytest.mark.faults
 
@@ -30,15 +36,6 @@ def app(tight_app: AppServer, fault_cluster: FaultCluster) -> Iterator[AppServer
     """The tight server, checked for leaked or busy connections after the test."""
     yield tight_app
     assert_server_healthy(tight_app, fault_cluster)
-
-
-@contextmanager
-def table_locked(cluster: FaultCluster, table: str) -> Iterator[None]:
-    """Hold an ACCESS EXCLUSIVE lock on `table`: every statement touching it waits."""
-    with psycopg.connect(cluster.url, application_name="fault-test") as conn:
-        conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-        yield
-        conn.rollback()
 
 
 def app_pids(cluster: FaultCluster, server: AppServer) -> set[int]:
@@ -52,18 +49,10 @@ def app_pids(cluster: FaultCluster, server: AppServer) -> set[int]:
 async def wait_until_waiting_on_lock(cluster: FaultCluster, server: AppServer, count: int = 1) -> None:
     await poll_until(
         cluster,
-        "SELECT count(*) >= %s FROM pg_stat_activity"
-        " WHERE application_name = %s AND wait_event_type = 'Lock'",
+        "SELECT count(*) >= %s " + LOCK_WAITERS,
         (count, application_name(server)),
         failure="the request never reached the database",
     )
-
-
-def assert_problem(response: httpx.Response, status: int) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["status"] == status
-    assert int(response.headers["retry-after"]) >= 1
 
 
 @pytest.mark.parametrize("path", ["/categories", "/items/"], ids=["asyncpg", "sync"])
@@ -77,7 +66,7 @@ async def test_pool_exhausted_request_waits_pool_timeout_then_503(
             waiter = await http.get(path)
             assert not holder.done()  # the 503 came while the only connection was still busy
         held = await holder
-    assert_problem(waiter, 503)
+    assert_problem(waiter, 503, retry_after=True)
     assert "busy" in waiter.json()["detail"]
     assert held.status_code == 200
 
@@ -92,7 +81,7 @@ async def test_statement_timeout_returns_504_and_connection_is_reused(
         with table_locked(fault_cluster, "categories" if path == "/categories" else "products"):
             slow = await http.get(path)  # waits on the lock until statement_timeout (2 s)
         after_timeout = await http.get(path)
-    assert_problem(slow, 504)
+    assert_problem(slow, 504, retry_after=True)
     assert after_timeout.status_code == 200
     assert app_pids(fault_cluster, app) == before  # the same connections, not replaced ones
 

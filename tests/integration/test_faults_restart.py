@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import asyncpg
 import httpx
-import psycopg
 import pytest
 
 from pgbe.database import Database
@@ -21,7 +20,14 @@ from pgbe.settings import PgbeSettings
 from pgbe.testing.leaks import assert_pools_returned
 from pgbe.testing.servers import AppServer
 from tests.auth_fixtures import bearer
-from tests.fault_fixtures import CLIENT_LIMITS, FaultCluster, application_name, poll_until
+from tests.fault_fixtures import (
+    CLIENT_LIMITS,
+    LOCK_WAITERS,
+    FaultCluster,
+    application_name,
+    poll_until,
+    table_locked,
+)
 
 pytestmark = pytest.mark.faults
 CLIENT_TIMEOUT = 20
@@ -191,8 +197,7 @@ async def test_write_killed_mid_flight_returns_503_and_is_not_repeated(
     name = f"killed-{uuid.uuid4().hex[:8]}"
     headers = bearer(fault_cluster.staff_id, "staff")
     async with httpx.AsyncClient(base_url=load_app.url, timeout=CLIENT_TIMEOUT) as http:
-        with psycopg.connect(fault_cluster.url, application_name="fault-test") as locker:
-            locker.execute("LOCK TABLE products IN ACCESS EXCLUSIVE MODE")
+        with table_locked(fault_cluster, "products") as locker:
             write = asyncio.ensure_future(
                 http.post("/products", json={"name": name, "price": 3}, headers=headers)
             )
@@ -211,8 +216,7 @@ async def test_read_killed_mid_flight_is_retried_and_answers_200(
     load_app: AppServer, fault_cluster: FaultCluster
 ) -> None:
     async with httpx.AsyncClient(base_url=load_app.url, timeout=CLIENT_TIMEOUT) as http:
-        with psycopg.connect(fault_cluster.url, application_name="fault-test") as locker:
-            locker.execute("LOCK TABLE categories IN ACCESS EXCLUSIVE MODE")
+        with table_locked(fault_cluster, "categories") as locker:
             read = asyncio.ensure_future(http.get("/categories"))
             await terminate_waiting(fault_cluster, load_app)
             locker.rollback()  # the retried read now goes through
@@ -224,8 +228,7 @@ async def terminate_waiting(cluster: FaultCluster, server: AppServer) -> None:
     """Terminate the application's backend that waits on a lock, once there is one."""
     await poll_until(
         cluster,
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-        " WHERE application_name = %s AND wait_event_type = 'Lock'",
+        "SELECT pg_terminate_backend(pid) " + LOCK_WAITERS,
         (application_name(server),),
         failure="no request of the application waited on the lock",
     )
