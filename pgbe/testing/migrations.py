@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import psycopg
@@ -55,3 +56,22 @@ def database_revisions(url: str) -> set[str]:
         if not exists or not exists[0]:
             return set()
         return {row[0] for row in conn.execute("SELECT version_num FROM alembic_version")}
+
+
+def write_revision(
+    versions: Path, revision: str, down: str, upgrade: str, *, downgrade: str = "pass", comments: str = ""
+) -> Path:
+    """Write revision `revision` (after `down`) to `versions`: `upgrade` and `downgrade` are their bodies.
+
+    `comments` goes between the identifiers and the functions (the linter's allow comments).
+    """
+    path = versions / f"2099_01_01_0000-{revision}_test.py"
+    path.write_text(
+        f'"""Test revision {revision}."""\n\n'
+        "import sqlalchemy as sa\nfrom alembic import op\n\n"
+        f"revision = {revision!r}\ndown_revision = {down!r}\nbranch_labels = None\ndepends_on = None\n\n"
+        f"{comments}\n\n"
+        f"def upgrade() -> None:\n{textwrap.indent(upgrade.strip(), '    ')}\n\n\n"
+        f"def downgrade() -> None:\n{textwrap.indent(downgrade.strip(), '    ')}\n"
+    )
+    return path

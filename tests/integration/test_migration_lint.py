@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
-from alembic.script import ScriptDirectory
 
 from pgbe.migration_lint import Finding, lint, main, read_exceptions
-from pgbe.migrations import alembic_config
-from pgbe.testing.migrations import copy_project, run_cli
+from pgbe.migrations import head_revisions
+from pgbe.testing.migrations import copy_project, run_cli, write_revision
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,21 +56,9 @@ op.execute("ALTER TABLE products VALIDATE CONSTRAINT ck_products_price_positive"
 """
 
 
-def _write_revision(versions: Path, revision: str, down: str, body: str, comments: str = "") -> Path:
-    path = versions / f"2099_01_01_0000-{revision}_test.py"
-    path.write_text(
-        f'"""Test revision {revision}."""\n\n'
-        "import sqlalchemy as sa\nfrom alembic import op\n\n"
-        f"revision = {revision!r}\ndown_revision = {down!r}\nbranch_labels = None\ndepends_on = None\n\n"
-        f"{comments}\n\n"
-        f"def upgrade() -> None:\n{textwrap.indent(body.strip(), '    ')}\n\n\n"
-        "def downgrade() -> None:\n    pass\n"
-    )
-    return path
-
-
 def _head() -> str:
-    return ScriptDirectory.from_config(alembic_config(ROOT)).get_current_head() or ""
+    (head,) = head_revisions(ROOT)
+    return head
 
 
 @pytest.fixture
@@ -95,7 +81,7 @@ def test_migration_lint_project_history_passes() -> None:
 def test_migration_lint_unsafe_revisions_flagged_each_with_its_safe_way(project: Path) -> None:
     down = _head()
     for revision, body, _ in UNSAFE:
-        _write_revision(project / "migrations" / "versions", revision, down, body)
+        write_revision(project / "migrations" / "versions", revision, down, body)
         down = revision
 
     findings = lint(project)
@@ -115,7 +101,7 @@ def test_migration_lint_unsafe_revisions_flagged_each_with_its_safe_way(project:
 
 
 def test_migration_lint_safe_patterns_pass(project: Path) -> None:
-    _write_revision(project / "migrations" / "versions", "s_safe", _head(), SAFE_BODY)
+    write_revision(project / "migrations" / "versions", "s_safe", _head(), SAFE_BODY)
 
     findings = lint(project)
 
@@ -126,12 +112,12 @@ def test_migration_lint_safe_patterns_pass(project: Path) -> None:
 def test_migration_lint_justified_exception_allows_only_its_rule(project: Path) -> None:
     versions = project / "migrations" / "versions"
     comment = "# migration-lint: allow require-concurrent-index-creation -- products holds a few rows"
-    _write_revision(versions, "e_ok", _head(), UNSAFE[0][1], comment)
-    _write_revision(
-        versions, "e_noreason", "e_ok", UNSAFE[2][1], "# migration-lint: allow changing-column-type"
+    write_revision(versions, "e_ok", _head(), UNSAFE[0][1], comments=comment)
+    write_revision(
+        versions, "e_noreason", "e_ok", UNSAFE[2][1], comments="# migration-lint: allow changing-column-type"
     )
-    _write_revision(
-        versions, "e_unused", "e_noreason", "pass", "# migration-lint: allow ban-drop-column -- no"
+    write_revision(
+        versions, "e_unused", "e_noreason", "pass", comments="# migration-lint: allow ban-drop-column -- no"
     )
 
     findings = lint(project)
@@ -155,7 +141,7 @@ def test_pgbe_db_lint_cli_exit_status_follows_findings(project: Path, database_u
     assert "no migration hazards found" in passing.stdout
     assert "allowed: renaming-column in revision 0003" in passing.stdout
 
-    _write_revision(project / "migrations" / "versions", "u_index", _head(), UNSAFE[0][1])
+    write_revision(project / "migrations" / "versions", "u_index", _head(), UNSAFE[0][1])
     failing = run_cli("pgbe", "db", "lint", cwd=project, url=database_url, check=False)
 
     assert failing.returncode == 1

@@ -8,14 +8,13 @@ from pathlib import Path
 import psycopg
 import pytest
 from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 from sqlalchemy.exc import DataError
 
 from pgbe.batches import PROGRESS_TABLE, batched_update
 from pgbe.database import libpq_dsn, with_driver
-from pgbe.migrations import alembic_config
-from pgbe.testing.migrations import copy_project, database_revisions
+from pgbe.migrations import alembic_config, head_revisions
+from pgbe.testing.migrations import copy_project, database_revisions, write_revision
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,29 +103,14 @@ def test_batched_update_restart_runs_a_finished_job_again(items_url: str) -> Non
     assert set(_notes(items_url).values()) == {"b"}
 
 
-BATCHED_REVISION = '''"""Fill things.note in batches."""
-
-import sqlalchemy as sa
-from alembic import op
-
+BATCHED_UPGRADE = """
 from pgbe.batches import batched_update
 
-revision = "batched"
-down_revision = {down!r}
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    op.execute("CREATE TABLE things (id bigint PRIMARY KEY, note text)")
-    op.execute("INSERT INTO things (id) SELECT generate_series(1, 300)")
-    with op.get_context().autocommit_block():
-        batched_update(op.get_bind(), "things", {set_sql!r}, batch_size=100, job="things", progress=False)
-
-
-def downgrade() -> None:
-    op.drop_table("things")
-'''
+op.execute("CREATE TABLE things (id bigint PRIMARY KEY, note text)")
+op.execute("INSERT INTO things (id) SELECT generate_series(1, 300)")
+with op.get_context().autocommit_block():
+    batched_update(op.get_bind(), "things", {set_sql!r}, batch_size=100, job="things", progress=False)
+"""
 
 
 def test_batched_update_in_autocommit_block_commits_batches_before_a_failure(
@@ -134,10 +118,11 @@ def test_batched_update_in_autocommit_block_commits_batches_before_a_failure(
 ) -> None:
     """The documented trade-off: batches outside the revision's transaction stay done when it fails."""
     project = copy_project(ROOT, tmp_path / "project")
-    head = ScriptDirectory.from_config(alembic_config(ROOT)).get_current_head()
+    (head,) = head_revisions(ROOT)
     failing = "note = 'done' || left((1 / (id - 250))::text, 0)"
-    (project / "migrations" / "versions" / "2099_01_01_0000-batched_fill.py").write_text(
-        BATCHED_REVISION.format(down=head, set_sql=failing)
+    upgrade = BATCHED_UPGRADE.format(set_sql=failing)
+    write_revision(
+        project / "migrations" / "versions", "batched", head, upgrade, downgrade='op.drop_table("things")'
     )
     config = alembic_config(project, url=scratch_database)
 
