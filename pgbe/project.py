@@ -62,9 +62,14 @@ class Project:
         settings: PgbeSettings = factory()
         return settings
 
+    @property
+    def database_target(self) -> str:
+        """Where the project's `Database` is, as "module:attr" (`[tool.pgbe] database`)."""
+        return str(self.options.get("database", "app.config.database:database"))
+
     def database(self) -> Any:
         """Return the project's `Database` (from app.config.database)."""
-        return _load(str(self.options.get("database", "app.config.database:database")))
+        return _load(self.database_target)
 
     def load(self, option: str, default: str) -> Any:
         """Import the object named by `[tool.pgbe] <option>` (default: `default`, "module:attr")."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -14,7 +13,7 @@ import httpx
 import psycopg
 import pytest
 
-from pgbe.testing.leaks import assert_no_busy_sessions, checked_out
+from pgbe.testing.leaks import assert_no_busy_sessions
 from pgbe.testing.servers import AppServer, PostgresCluster
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,19 +112,6 @@ def assert_server_healthy(server: AppServer, cluster: FaultCluster) -> None:
     assert httpx.get(f"{server.url}/items/", timeout=10).status_code == 200
     assert httpx.get(f"{server.url}/categories", timeout=10).status_code == 200
     assert server.unexpected_errors() == []
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run when the application's pools still lend a connection after every test ended."""
-    module = sys.modules.get("app.config.database")
-    if module is None or hasattr(session.config, "workerinput"):
-        return
-    lent = {name: count for name, count in checked_out(module.database).items() if count}
-    if lent:
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"connections never returned to the app's pools: {lent}", red=True)
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 async def poll_until(cluster: FaultCluster, sql: str, params: Sequence[object], *, failure: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from pgbe.project import Project
 from pgbe.testing.api import ApiClient
 from pgbe.testing.databases import TestServer
+from pgbe.testing.leaks import checked_out
 
 _server: TestServer | None = None
 _project_key = pytest.StashKey[Project]()
@@ -62,6 +64,22 @@ def pytest_report_header(config: pytest.Config) -> str | None:
         return None
     where = "embedded PostgreSQL (pgserver)" if _server and _server.embedded_dir else "TEST_DATABASE_URL"
     return f"database: {describe(config.stash[_url_key])} [{where}]"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when the project's pools still lend a connection after every test ended."""
+    del exitstatus
+    project = session.config.stash.get(_project_key, None)
+    if project is None or hasattr(session.config, "workerinput"):
+        return
+    if project.database_target.partition(":")[0] not in sys.modules:
+        return  # no test loaded the application: it has no pool to check
+    lent = {name: count for name, count in checked_out(project.database()).items() if count}
+    if lent:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"connections never returned to the app's pools: {lent}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
