@@ -192,7 +192,8 @@ def _model(plan: ResourcePlan) -> str:
         if f.kind == "fk" and f.target is not None:
             cls = plan.targets[f.target][0]
             related = f"{cls} | None" if f.optional else cls
-            lines.append(f"    {f.name}: Mapped[{related}] = relationship()")
+            # foreign_keys keeps two references to the same table (author, editor) apart
+            lines.append(f"    {f.name}: Mapped[{related}] = relationship(foreign_keys=[{f.column}])")
     imports = ["from typing import TYPE_CHECKING", ""] if plan.targets else []
     py_types = {_TYPES[f.kind][1] for f in plan.fields}
     dated = sorted(t for t in ("date", "datetime") if t in py_types)
@@ -276,12 +277,17 @@ def _declaration(plan: ResourcePlan) -> tuple[list[str], str]:
 
 
 def _tests(plan: ResourcePlan) -> str:
-    payload, imports = [], set()
-    body = []
+    payload: list[str] = []
+    body: list[str] = []
+    imports: set[str] = set()
+    inserted: set[str] = set()
     for f in plan.fields:
         if f.kind == "fk" and f.target is not None:
-            payload.append(f"    {f.name}_id = {plan.inserts[f.target]}")
-            body.append(f'"{f.column}": {f.name}_id')
+            row = f"{f.target}_id"  # one row per referenced table, shared by every field pointing there
+            if f.target not in inserted:
+                inserted.add(f.target)
+                payload.append(f"    {row} = {plan.inserts[f.target]}")
+            body.append(f'"{f.column}": {row}')
             for module in ("dt", "uuid"):
                 if f"{module}." in plan.inserts[f.target]:
                     imports.add("import datetime as dt" if module == "dt" else "import uuid")

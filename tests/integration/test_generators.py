@@ -94,6 +94,7 @@ def test_new_project_then_new_resource_pass_tests_migrations_and_lint(
     assert "7 passed" in _ok([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
 
     fields = ["title:str:200", "body:text", "published:bool", "rating:int:optional", "author:fk:users"]
+    fields += ["editor:fk:users:optional"]  # a second reference to the same table
     out = _ok([PYTHON, "-m", "pgbe.cli", "new", "resource", "Article", *fields], project, db_env)
     assert "review the migration" in out
     revisions = list((project / "migrations" / "versions").glob("*_add_articles.py"))
