@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import subprocess
 import sys
@@ -44,15 +45,24 @@ _FILTERS = {
     "datetime": ["gte", "lt"],
     "fk": ["eq", "in"],
 }
-_SAMPLES: dict[str, tuple[str, str]] = {  # kind -> (value in the create body, value of the update)
-    "str": ('"Sample {name}"', '"Changed"'),
-    "text": ('"Some text about {name}."', '"Changed text."'),
-    "int": ("42", "7"),
-    "bool": ("True", "False"),
-    "float": ("1.5", "2.5"),
-    "date": ('"2024-01-31"', '"2024-02-29"'),
-    "datetime": ('"2024-01-31T12:00:00+00:00"', '"2024-02-29T08:30:00+00:00"'),
+_SAMPLES: dict[str, tuple[object, object]] = {  # kind -> (value in the create body, value of the update)
+    "str": ("Sample {name}", "Changed"),
+    "text": ("Some text about {name}.", "Changed text."),
+    "int": (42, 7),
+    "bool": (True, False),
+    "float": (1.5, 2.5),
+    "date": ("2024-01-31", "2024-02-29"),
+    "datetime": ("2024-01-31T12:00:00+00:00", "2024-02-29T08:30:00+00:00"),
 }
+
+
+def _sample(field: FieldSpec, which: int) -> str:
+    """The Python source of a sample value of `field` (0: to create, 1: to update), within its length."""
+    value = _SAMPLES[field.kind][which]
+    if isinstance(value, str):
+        text = value.format(name=field.name.replace("_", " "))[: field.length]
+        return json.dumps(text)  # a double-quoted literal, as the rest of the generated code
+    return repr(value)
 
 
 @dataclass(frozen=True)
@@ -292,15 +302,10 @@ def _tests(plan: ResourcePlan) -> str:
                 if f"{module}." in plan.inserts[f.target]:
                     imports.add("import datetime as dt" if module == "dt" else "import uuid")
         else:
-            sample = _SAMPLES[f.kind][0].format(name=f.name.replace("_", " "))
-            if f.kind == "str" and f.length is not None:
-                sample = repr(eval(sample)[: f.length]).replace("'", '"')  # noqa: S307 - our own literal
-            body.append(f'"{f.column}": {sample}')
+            body.append(f'"{f.column}": {_sample(f, 0)}')
     payload.append("    return {" + ", ".join(body) + "}")
     first = next(f for f in plan.fields if f.kind != "fk")
-    new_value = _SAMPLES[first.kind][1]
-    if first.kind == "str" and first.length is not None:
-        new_value = repr(eval(new_value)[: first.length]).replace("'", '"')  # noqa: S307 - our own literal
+    new_value = _sample(first, 1)
     check = f'assert response.json()["{first.column}"] == {new_value}'
     if first.kind in ("datetime", "float"):
         check = f'assert response.json()["{first.column}"] is not None'
