@@ -16,13 +16,13 @@ from pgbe.auth.dependencies import CurrentPrincipal, CurrentUser
 from pgbe.auth.passwords import hash_password
 from pgbe.auth.service import TokenPair
 from pgbe.errors import ConflictError
-from pgbe.http.problems import ERROR_RESPONSES
+from pgbe.http.problems import ERROR_RESPONSES, problem_docs
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 Responses = dict[int | str, dict[str, Any]]
-_401: Responses = {401: ERROR_RESPONSES[404] | {"description": "Not authenticated"}}
-_429: Responses = {429: ERROR_RESPONSES[404] | {"description": "Too many failed sign-ins (see Retry-After)"}}
+_401: Responses = problem_docs({401: "Not authenticated"})
+_429: Responses = problem_docs({429: "Too many failed sign-ins (see Retry-After)"})
 
 
 def _tokens(pair: TokenPair) -> TokenResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -191,19 +192,25 @@ def _driver_error_classes() -> list[type[Exception]]:
     return [asyncpg.PostgresError, asyncpg.InterfaceError, psycopg.Error, DBAPIError]
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {
-        "model": Problem,
-        "description": _TITLES[status],
-        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+def problem_docs(descriptions: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """Return OpenAPI `responses` entries: a problem document for each status, with its description."""
+    return {
+        status: {
+            "model": Problem,
+            "description": description,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status, description in descriptions.items()
     }
-    for status in (404, 409, 413, 422, 503)
-}
+
+
+ERROR_RESPONSES = problem_docs({status: _TITLES[status] for status in (404, 409, 413, 422, 503)})
 
 __all__ = [
     "ERROR_RESPONSES",
     "Problem",
     "ServiceUnavailableError",
     "install_problem_handlers",
+    "problem_docs",
     "problem_response",
 ]

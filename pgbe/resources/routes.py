@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from pgbe.http.problems import PROBLEM_MEDIA_TYPE, Problem
+from pgbe.http.problems import problem_docs
 from pgbe.query.params import INT4_MAX, MAX_IN_VALUES
 from pgbe.resources import endpoints
 from pgbe.resources.fast_lane import ResourceFastLane
@@ -58,14 +58,7 @@ class Page(BaseModel, Generic[T]):
 
 
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {
-        status: {
-            "model": Problem,
-            "description": _DESCRIPTIONS[status],
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-        for status in statuses
-    }
+    return problem_docs({status: _DESCRIPTIONS[status] for status in statuses})
 
 
 class ResourceRoute(APIRoute):
