@@ -128,3 +128,15 @@ async def test_admin_edit_user_empty_password_keeps_the_hash(
     response = await admin.post(f"/admin/users/edit/{user_id}", data=_form(role="staff", password=""))
     assert response.status_code in (302, 303), response.text
     assert _stored(database_url) == ("staff", before[1])
+
+
+@pytest.mark.parametrize("change", ["role = 'user'", "is_active = false"])
+async def test_admin_session_ends_when_the_account_is_demoted_or_deactivated(
+    admin: httpx.AsyncClient, database_url: str, change: str
+) -> None:
+    assert (await admin.get("/admin/users/list")).status_code == 200
+    with psycopg.connect(database_url) as conn:
+        conn.execute(f"UPDATE users SET {change} WHERE email = %s", (ADMIN[0],))
+    response = await admin.get("/admin/users/list")
+    assert response.status_code in (302, 303)
+    assert "/admin/login" in response.headers["location"]
