@@ -20,7 +20,7 @@ from app.config.settings import get_settings
 from app.models import BaseModel
 from app.resources import RESOURCES
 from pgbe.auth.dependencies import install_auth
-from pgbe.database import describe
+from pgbe.db.database import describe
 from pgbe.http.disconnect import CancelOnDisconnectMiddleware
 from pgbe.http.health import health_router
 from pgbe.http.limits import BodyLimitMiddleware

@@ -12,8 +12,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from pgbe import embedded
-from pgbe.database import libpq_dsn
+from pgbe.db import embedded
+from pgbe.db.database import libpq_dsn
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL_SERVICE = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -15,8 +15,8 @@ from sqlalchemy import create_engine, pool
 import app.models  # noqa: F401 - imports every model into the metadata
 from app.config.settings import get_settings
 from app.models.base import BaseModel
-from pgbe.batches import PROGRESS_TABLE
-from pgbe.database import resolve_url, with_driver
+from pgbe.db.batches import PROGRESS_TABLE
+from pgbe.db.database import resolve_url, with_driver
 from pgbe.migrations import MIGRATION_LOCK_KEY
 
 config = context.config

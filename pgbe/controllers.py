@@ -9,10 +9,10 @@ from pydantic import BaseModel as Schema
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import DeclarativeBase, Session, selectinload
 
+from pgbe.db.transactions import commit_or_flush
 from pgbe.errors import NotFoundError
 from pgbe.naming import label, singularize
 from pgbe.query import ListParams, QuerySpec, order_by, where_clauses
-from pgbe.transactions import commit_or_flush
 
 ModelType = TypeVar("ModelType", bound=DeclarativeBase)
 CreateSchemaType = TypeVar("CreateSchemaType", bound=Schema)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from app.config.settings import get_settings
-from pgbe.database import Database
+from pgbe.db.database import Database
 
 database = Database(get_settings())
 

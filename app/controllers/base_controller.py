@@ -1,7 +1,7 @@
 """The guide's import path for pgbe's generic BaseController."""
 
 from pgbe.controllers import BaseController, CreateSchemaType, ModelType, UpdateSchemaType
-from pgbe.transactions import atomic, run_in_transaction
+from pgbe.db.transactions import atomic, run_in_transaction
 
 __all__ = [
     "BaseController",

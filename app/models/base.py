@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import DeclarativeBase
 
-from pgbe.db_errors import register_metadata
+from pgbe.db.errors import register_metadata
 from pgbe.models import ModelMixin, make_metadata
 
 

@@ -14,7 +14,7 @@ from pgbe.auth.refresh import RefreshTokens
 from pgbe.auth.throttle import Limit, LoginThrottle, make_throttle
 from pgbe.auth.tokens import TokenCodec
 from pgbe.auth.users import get_user, get_user_by_email, set_password_hash
-from pgbe.database import Database
+from pgbe.db.database import Database
 from pgbe.errors import TooManyRequestsError, UnauthorizedError
 from pgbe.settings import PgbeSettings
 

@@ -12,7 +12,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from pgbe.database import Database
+from pgbe.db.database import Database
 from pgbe.errors import ServiceUnavailableError
 
 

@@ -12,9 +12,9 @@ import typer
 from alembic import command
 from alembic.util import CommandError
 
-from pgbe import embedded
 from pgbe.cli.output import fail
-from pgbe.database import describe, libpq_dsn, resolve_url
+from pgbe.db import embedded
+from pgbe.db.database import describe, libpq_dsn, resolve_url
 from pgbe.migrations import alembic_config
 from pgbe.project import Project
 
@@ -144,7 +144,7 @@ def lint(
     pg_version: Annotated[str, typer.Option(help="PostgreSQL version the migrations run on")] = "15",
 ) -> None:
     """Lint every migration for operations that lock or rewrite big tables. Example: pgbe db lint"""
-    from pgbe.migration_lint import main as lint_main
+    from pgbe.migrations.lint import main as lint_main
 
     raise typer.Exit(lint_main(Project.find().root, pg_version=pg_version))
 

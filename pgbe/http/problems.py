@@ -15,7 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from pgbe.db_errors import translate
+from pgbe.db.errors import translate
 from pgbe.errors import AppError, ServiceUnavailableError
 
 PROBLEM_TYPE_BASE = "https://pgbe.dev/problems/"

@@ -14,10 +14,10 @@ from http.cookies import SimpleCookie
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pgbe.database import Database
+from pgbe.db.database import Database
+from pgbe.db.read_state import LSN_COOKIE, LSN_HEADER, begin_request, end_request, parse_lsn
 from pgbe.http import SAFE_METHODS
 from pgbe.http.health import Degraded, ReadinessCheck
-from pgbe.replicas import LSN_COOKIE, LSN_HEADER, begin_request, end_request, parse_lsn
 
 logger = logging.getLogger("pgbe.replicas")
 

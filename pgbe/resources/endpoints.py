@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pgbe.auth.principal import Principal
-from pgbe.db_errors import translate
+from pgbe.db.errors import translate
 from pgbe.errors import (
     AppError,
     NotFoundError,

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from pgbe.auth.principal import Principal
 
 if TYPE_CHECKING:
-    from pgbe.database import Database
+    from pgbe.db.database import Database
     from pgbe.resources.resource import Resource
     from pgbe.settings import PgbeSettings
 

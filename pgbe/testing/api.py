@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from pgbe.database import Database, libpq_dsn
+from pgbe.db.database import Database, libpq_dsn
 from pgbe.testing.queries import QueryCounter
 
 

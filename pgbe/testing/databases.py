@@ -12,8 +12,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from pgbe import embedded
-from pgbe.database import libpq_dsn
+from pgbe.db import embedded
+from pgbe.db.database import libpq_dsn
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 
-from pgbe.database import Database
+from pgbe.db.database import Database
 
 
 def checked_out(database: Database) -> dict[str, int]:

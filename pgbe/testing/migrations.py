@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psycopg
 
-from pgbe.database import libpq_dsn
+from pgbe.db.database import libpq_dsn
 
 PROJECT_FILES = ("alembic.ini", "pyproject.toml")
 PROJECT_DIRS = ("app", "migrations")

@@ -58,7 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     """Say which database the tests use."""
-    from pgbe.database import describe
+    from pgbe.db.database import describe
 
     if _url_key not in config.stash:
         return None

@@ -15,7 +15,7 @@ import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 
-from pgbe.database import libpq_dsn
+from pgbe.db.database import libpq_dsn
 from pgbe.migrations import MIGRATION_LOCK_KEY, alembic_config
 from pgbe.testing.databases import TestServer
 from pgbe.testing.migrations import console_script, copy_project, database_revisions, run_cli

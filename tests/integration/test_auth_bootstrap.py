@@ -72,7 +72,7 @@ def test_createsuperuser_flags_create_admin(migrated_url: str) -> None:
 def cli(monkeypatch: pytest.MonkeyPatch, migrated_url: str) -> Iterator[CliRunner]:
     """Run `pgbe` in this process against the scratch database."""
     from app.config.settings import get_settings
-    from pgbe.database import Database
+    from pgbe.db.database import Database
 
     scratch = Database(get_settings(), url=migrated_url)
     monkeypatch.setattr(Project, "database", lambda self: scratch)

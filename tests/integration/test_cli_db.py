@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pgbe import embedded
+from pgbe.db import embedded
 
 ROOT = Path(__file__).resolve().parents[2]
 PGBE = Path(sys.executable).with_name("pgbe")

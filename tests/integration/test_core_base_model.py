@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Category, Product
 from app.models.base import BaseModel
-from pgbe.database import with_driver
+from pgbe.db.database import with_driver
 
 
 def test_created_at_and_updated_at_are_set_by_the_database(db: Session) -> None:

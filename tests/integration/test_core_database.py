@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.config.database import database, engine, get_async_db
 from app.config.settings import get_settings
 from app.models import Category
-from pgbe.database import Database, describe, resolve_url
+from pgbe.db.database import Database, describe, resolve_url
 from pgbe.settings import PgbeSettings
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import app.main as app_main
 from app.config.settings import get_settings
-from pgbe.database import Database
+from pgbe.db.database import Database
 from pgbe.testing.api import ApiClient
 
 

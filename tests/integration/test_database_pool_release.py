@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from pgbe.database import Database
+from pgbe.db.database import Database
 from pgbe.settings import PgbeSettings
 
 

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from pgbe.database import Database
+from pgbe.db.database import Database
+from pgbe.db.transactions import run_in_transaction, run_in_transaction_async
 from pgbe.settings import PgbeSettings
 from pgbe.testing.leaks import assert_pools_returned
 from pgbe.testing.servers import AppServer
-from pgbe.transactions import run_in_transaction, run_in_transaction_async
 from tests.auth_fixtures import bearer
 from tests.fault_fixtures import FaultCluster
 

@@ -13,8 +13,8 @@ import asyncpg
 import httpx
 import pytest
 
-from pgbe.database import Database
-from pgbe.db_errors import translate
+from pgbe.db.database import Database
+from pgbe.db.errors import translate
 from pgbe.errors import ServiceUnavailableError
 from pgbe.settings import PgbeSettings
 from pgbe.testing.leaks import assert_pools_returned

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.controllers.profile import profile_controller
 from app.models import Category, Product, Profile, Tag, User, product_tag
-from pgbe.db_errors import UNIQUE_VIOLATION, sqlstate_of
+from pgbe.db.errors import UNIQUE_VIOLATION, sqlstate_of
 from pgbe.errors import ConflictError
 
 

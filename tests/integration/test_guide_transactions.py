@@ -23,7 +23,7 @@ from app.models import Category, Product
 from app.models.base import BaseModel
 from app.schemas.category import CategoryCreate
 from app.schemas.product import ProductCreate
-from pgbe.database import Database, libpq_dsn
+from pgbe.db.database import Database, libpq_dsn
 from pgbe.errors import ConflictError
 from pgbe.testing.databases import TestServer
 

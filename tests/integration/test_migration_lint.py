@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pgbe.migration_lint import Finding, lint, main, read_exceptions
 from pgbe.migrations import head_revisions
+from pgbe.migrations.lint import Finding, lint, main, read_exceptions
 from pgbe.testing.migrations import copy_project, run_cli, write_revision
 
 ROOT = Path(__file__).resolve().parents[2]

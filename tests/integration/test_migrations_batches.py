@@ -11,8 +11,8 @@ from alembic import command
 from sqlalchemy import create_engine
 from sqlalchemy.exc import DataError
 
-from pgbe.batches import PROGRESS_TABLE, batched_update
-from pgbe.database import libpq_dsn, with_driver
+from pgbe.db.batches import PROGRESS_TABLE, batched_update
+from pgbe.db.database import libpq_dsn, with_driver
 from pgbe.migrations import alembic_config, head_revisions
 from pgbe.testing.migrations import copy_project, database_revisions, write_revision
 
@@ -104,7 +104,7 @@ def test_batched_update_restart_runs_a_finished_job_again(items_url: str) -> Non
 
 
 BATCHED_UPGRADE = """
-from pgbe.batches import batched_update
+from pgbe.db.batches import batched_update
 
 op.execute("CREATE TABLE things (id bigint PRIMARY KEY, note text)")
 op.execute("INSERT INTO things (id) SELECT generate_series(1, 300)")

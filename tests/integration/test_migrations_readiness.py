@@ -11,7 +11,7 @@ from httpx import ASGITransport, AsyncClient
 
 import app.main
 from app.config.settings import get_settings
-from pgbe.database import Database
+from pgbe.db.database import Database
 from pgbe.migrations import alembic_config
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, inspect, pool, text
 
-from pgbe.database import with_driver
+from pgbe.db.database import with_driver
 from pgbe.migrations import alembic_config
 from pgbe.testing.migrations import database_revisions
 

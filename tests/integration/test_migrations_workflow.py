@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 from alembic import command
 
-from pgbe.database import libpq_dsn
+from pgbe.db.database import libpq_dsn
 from pgbe.migrations import alembic_config
 from pgbe.testing.migrations import copy_project, database_revisions, run_cli
 

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from pgbe.database import Database
+from pgbe.db.database import Database
 from pgbe.settings import PgbeSettings
 from tests.scaleout.conftest import ROOT, Cluster
 

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import Integer, String, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from pgbe.database import Database
-from pgbe.replicas import begin_request, end_request, parse_lsn
+from pgbe.db.database import Database
+from pgbe.db.read_state import begin_request, end_request, parse_lsn
 from pgbe.settings import PgbeSettings
 from tests.scaleout.conftest import Cluster
 

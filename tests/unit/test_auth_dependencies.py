@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from pgbe.auth.dependencies import CurrentPrincipal, OptionalPrincipal, install_auth, require_role
 from pgbe.auth.principal import Principal
 from pgbe.auth.service import Auth
-from pgbe.database import Database
+from pgbe.db.database import Database
 from pgbe.http.problems import install_problem_handlers
 from pgbe.settings import PgbeSettings
 

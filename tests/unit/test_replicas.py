@@ -8,8 +8,9 @@ import time
 import pytest
 from sqlalchemy.engine import make_url
 
+from pgbe.db.read_state import format_lsn, parse_lsn
+from pgbe.db.replicas import Replica
 from pgbe.http.replicas import request_min_lsn
-from pgbe.replicas import Replica, format_lsn, parse_lsn
 
 
 @pytest.mark.parametrize(
