@@ -9,7 +9,18 @@ from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from annotated_types import GroupedMetadata
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+
+from pgbe.query.values import NO_NUL
 
 INT4_MIN = -(2**31)
 INT4_MAX = 2**31 - 1
@@ -22,7 +33,19 @@ def _no_nul(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
+class _NoNulInSchema:
+    """Say in the JSON Schema what `_no_nul` checks: text without NUL characters (a pattern)."""
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: Any, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        if schema.get("type") == "string":
+            schema.setdefault("pattern", NO_NUL)
+        return schema
+
+
+Text = Annotated[str, AfterValidator(_no_nul), _NoNulInSchema()]
 """Text of any length without NUL characters (PostgreSQL refuses them)."""
 
 
@@ -81,6 +104,7 @@ class Chars(GroupedMetadata):
     def __iter__(self) -> Iterator[object]:
         yield StringConstraints(min_length=self.min, max_length=self.max)
         yield AfterValidator(_no_nul)
+        yield _NoNulInSchema()
 
 
 class _Body(BaseModel):

@@ -22,12 +22,13 @@ from typing import Any, cast
 
 from anyio import to_thread
 from pydantic import BaseModel as Schema
-from sqlalchemy import ColumnElement, Table
+from sqlalchemy import ColumnElement, Table, UniqueConstraint
 from sqlalchemy.orm import Mapper, RelationshipProperty
 
 from pgbe.auth.principal import Principal
 from pgbe.errors import ValidationError
 from pgbe.naming import singularize
+from pgbe.query.computed import Pluck
 
 Hook = Callable[[dict[str, Any], Principal | None], dict[str, Any]]
 MANAGED_COLUMNS = frozenset({"version", "created_at", "updated_at"})
@@ -78,22 +79,53 @@ class ModelWrites:
     mapper: Mapper[Any]
     rules: WriteRules
     managed: frozenset[str]
-    _links: dict[type[Schema], dict[str, Link]] = field(default_factory=dict, repr=False)
+    _links: dict[Any, dict[str, Link]] = field(default_factory=dict, repr=False)
 
     @property
     def table(self) -> Any:
         """The model's table."""
         return self.mapper.local_table
 
-    def links(self, schema: type[Schema] | None) -> dict[str, Link]:
-        """The link fields of a body schema: `<singular>_ids` of a many-to-many relationship."""
+    def links(
+        self, schema: type[Schema] | None, plucks: Mapping[str, Pluck] | None = None
+    ) -> dict[str, Link]:
+        """The link fields of a body schema.
+
+        `<singular>_ids` of a many-to-many relationship links by primary key; a field with a `Pluck`
+        (in its own metadata, or a field of the same name in `plucks`, the Read schema's) links by
+        that column.
+        """
         if schema is None:
             return {}
-        found = self._links.get(schema)
+        cache_key = (schema, frozenset((plucks or {}).items()))
+        found = self._links.get(cache_key)
         if found is None:
             found = {key: link for key, link in self.all_links().items() if key in schema.model_fields}
-            self._links[schema] = found
+            for name, field in schema.model_fields.items():
+                marker = next((m for m in field.metadata if isinstance(m, Pluck)), (plucks or {}).get(name))
+                if marker is not None:
+                    found[name] = self._pluck_link(name, marker)
+            self._links[cache_key] = found
         return found
+
+    def _pluck_link(self, name: str, marker: Pluck) -> Link:
+        rel = self.mapper.relationships.get(marker.relationship)
+        if rel is None or rel.secondary is None:
+            raise ValueError(f"{name}: Pluck({marker.relationship!r}) is not a many-to-many relationship")
+        column = rel.mapper.columns[marker.column]
+        table = cast(Table, rel.mapper.local_table)
+        unique = (
+            column.primary_key
+            or column.unique
+            or any(
+                isinstance(c, UniqueConstraint) and [x.name for x in c.columns] == [column.name]
+                for c in table.constraints
+            )
+            or any(i.unique and [x.name for x in i.columns] == [column.name] for i in table.indexes)
+        )
+        if not unique:
+            raise ValueError(f"{name}: {table.name}.{column.name} is not unique; rows cannot be linked by it")
+        return Link(name, rel, marker.column, marker.create_missing)
 
     def all_links(self) -> dict[str, Link]:
         """Every link field the model accepts in a plain dict (`tag_ids` for `tags`)."""

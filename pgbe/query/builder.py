@@ -39,12 +39,12 @@ def order_by(spec: QuerySpec, params: ListParams, columns: Any = None) -> list[U
     """Return the ORDER BY of `params`, ending with the primary key so pages are stable.
 
     `columns` maps names to columns of a subquery holding `sort_columns`; by default the model's
-    columns are used.
+    columns and the sort keys' own expressions are used.
     """
     pk_name = spec.primary_key.key
     result = []
     for name, desc in params.sort:
-        column = columns[sort_label(name)] if columns is not None else spec.sort[name]
+        column = columns[spec.sort_labels[name]] if columns is not None else spec.sort[name]
         result.append(column.desc() if desc else column.asc())
     if pk_name not in dict(params.sort):
         pk = columns[pk_name] if columns is not None else getattr(spec.model, pk_name)
@@ -52,11 +52,10 @@ def order_by(spec: QuerySpec, params: ListParams, columns: Any = None) -> list[U
     return result
 
 
-def sort_label(name: str) -> str:
-    """The name a sort key has among a subquery's columns: the column's own, or `sort__rel__field`."""
-    return "sort__" + name.replace(".", "__") if "." in name else name
-
-
 def sort_columns(spec: QuerySpec, params: ListParams) -> list[ColumnElement[Any]]:
-    """The sort keys that are not columns of the model (related fields), labelled for `order_by`."""
-    return [spec.sort[name].label(sort_label(name)) for name, _ in params.sort if "." in name]
+    """The sort keys that are not columns of the model (related or computed), labelled for `order_by`."""
+    return [
+        spec.sort[name].label(spec.sort_labels[name])
+        for name, _ in params.sort
+        if spec.sort_labels[name] != name
+    ]

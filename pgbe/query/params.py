@@ -96,7 +96,8 @@ def _filter(spec: QuerySpec, key: str, raw: str) -> Filter:
     return Filter(parameter.field, parameter.operator, value)
 
 
-def _sort(spec: QuerySpec, name: str, raw: str) -> tuple[tuple[str, bool], ...]:
+def parse_sort(spec: QuerySpec, name: str, raw: str) -> tuple[tuple[str, bool], ...]:
+    """Parse a `sort` value: allow-listed fields, `-` for descending, each field once."""
     seen: dict[str, bool] = {}
     for item in _csv(name, raw):
         desc = item.startswith("-")
@@ -151,7 +152,7 @@ def parse_list_params(
             elif reserved == "limit":
                 limit = _non_negative(key, raw, max_limit)
             elif reserved == "sort":
-                sort = _sort(spec, key, raw)
+                sort = parse_sort(spec, key, raw)
             else:
                 includes = includes_of(spec, key, raw)
         elif ignore_unknown and key not in spec.parameters:

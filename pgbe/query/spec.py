@@ -12,6 +12,7 @@ from pydantic import BaseModel as Schema
 from sqlalchemy import ColumnElement, String, Text, select
 from sqlalchemy.orm import InstrumentedAttribute, Mapper, RelationshipProperty
 
+from pgbe.query.computed import Computed, computed_fields
 from pgbe.query.operators import OPERATORS, Operator
 from pgbe.query.values import ValueType, value_type
 
@@ -36,15 +37,15 @@ class FilterField:
     """One filterable field: `price`, or `category.name` through a relationship."""
 
     name: str
-    attribute: InstrumentedAttribute[Any]
+    attribute: Any  # the model's attribute, or the expression of a computed field
     relationship: InstrumentedAttribute[Any] | None
     operators: frozenset[str]
     value_type: ValueType
 
     @property
     def sa_type(self) -> Any:
-        """The SQL type of the filtered column."""
-        return self.attribute.property.columns[0].type
+        """The SQL type of the filtered column or expression."""
+        return self.attribute.type
 
     @property
     def uselist(self) -> bool:
@@ -78,15 +79,22 @@ class QuerySpec:
         sort: Iterable[str] = (),
         includes: Iterable[str] = (),
         aliases: Mapping[str, str] | None = None,
+        computed: Mapping[str, Computed] | None = None,
     ) -> None:
         self.model = model
         self.read = read
         self.mapper: Mapper[Any] = model.__mapper__
         self.primary_key = self.mapper.primary_key[0]
+        self.computed = computed_fields(read, computed)
         self.filters: dict[str, FilterField] = {
             name: self._filter_field(name, frozenset(ops)) for name, ops in (filters or {}).items()
         }
         self.sort: dict[str, ColumnElement[Any]] = {name: self._sort_key(name) for name in sort}
+        # the name of each sort key among a page's columns: its own for a column, else sort__<name>
+        self.sort_labels = {
+            name: name if name in self.mapper.column_attrs else "sort__" + name.replace(".", "__")
+            for name in self.sort
+        }
         self.includes: dict[str, RelationshipProperty[Any]] = {name: self._include(name) for name in includes}
         self.reserved: dict[str, str] = {name: name for name in RESERVED}
         self.parameters: dict[str, Parameter] = {
@@ -126,7 +134,9 @@ class QuerySpec:
         return attribute
 
     def _sort_key(self, name: str) -> ColumnElement[Any]:
-        """A column, or for `rel.field` the field of the one related row (a correlated subquery)."""
+        """A column, a computed field, or for `rel.field` the field of the one related row."""
+        if name in self.computed:
+            return self.computed[name].expression(self.mapper, self.mapper.local_table.c)
         if "." not in name:
             column: ColumnElement[Any] = self._column(name).expression
             return column
@@ -151,23 +161,73 @@ class QuerySpec:
         rel: RelationshipProperty[Any] = self.mapper.relationships[name]
         return rel
 
+    def _filterable(self, rel_name: str, column_name: str) -> InstrumentedAttribute[Any]:
+        """The attribute of `column_name` of the related rows, if this resource shows it.
+
+        Through a relationship of the Read schema, its own schema decides; through one the Read schema
+        does not embed (`favorited_by.username`), a `Pluck` of that column, or any schema of the same
+        model this resource's JSON shows (`author: ProfileRead` shows usernames): a filter never
+        reveals a hidden column.
+        """
+        if rel_name in self.read.model_fields and rel_name in self.mapper.relationships:
+            rel = self._include(rel_name)
+            target_read = related_schema(self.read.model_fields[rel_name].annotation)
+            assert target_read is not None
+            return self._readable_column(rel.mapper.class_, target_read, column_name)
+        if rel_name not in self.mapper.relationships:
+            raise ValueError(f"{self.model.__name__}.{rel_name} is not a relationship")
+        rel = self.mapper.relationships[rel_name]
+        attribute: InstrumentedAttribute[Any] = getattr(rel.mapper.class_, column_name, None)  # type: ignore[assignment]
+        for marker in self.computed.values():
+            if (
+                getattr(marker, "relationship", None) == rel_name
+                and getattr(marker, "column", None) == column_name
+            ):
+                return attribute
+        for schema in _shown_schemas(self.read, self.mapper, rel.mapper):
+            if column_name in schema.model_fields:
+                return self._readable_column(rel.mapper.class_, schema, column_name)
+        raise ValueError(
+            f"filter {rel_name}.{column_name}: {rel.mapper.class_.__name__}.{column_name} is in no schema"
+            f" that {self.read.__name__} shows; it cannot be queried"
+        )
+
     def _filter_field(self, name: str, operators: frozenset[str]) -> FilterField:
         unknown = operators - set(OPERATORS)
         if unknown or not operators:
             raise ValueError(f"filter {name!r}: unknown operators {sorted(unknown)}")
         relationship = None
+        if name in self.computed:
+            expression = self.computed[name].expression(self.mapper, self.mapper.local_table.c)
+            return FilterField(name, expression, None, operators, value_type(expression.type))
         if "." in name:
             rel_name, _, column_name = name.partition(".")
             if "." in column_name:
                 raise ValueError(f"filter {name!r}: only one relationship level is supported")
-            rel = self._include(rel_name)
-            target_read = related_schema(self.read.model_fields[rel_name].annotation)
-            assert target_read is not None
-            attribute = self._readable_column(rel.mapper.class_, target_read, column_name)
+            attribute = self._filterable(rel_name, column_name)
             relationship = getattr(self.model, rel_name)
         else:
             attribute = self._column(name)
-        sa_type = attribute.property.columns[0].type
+        sa_type = attribute.type
         if any(OPERATORS[op].text_only for op in operators) and not isinstance(sa_type, String | Text):
             raise ValueError(f"filter {name!r}: text operators on a non-text column")
         return FilterField(name, attribute, relationship, operators, value_type(sa_type))
+
+
+def _shown_schemas(read: type[Schema], mapper: Mapper[Any], target: Mapper[Any]) -> list[type[Schema]]:
+    """The schemas of `target`'s rows that `read` (of `mapper`) embeds, at any depth."""
+    found: list[type[Schema]] = []
+    seen: set[type[Schema]] = set()
+    todo = [(read, mapper)]
+    while todo:
+        schema, at = todo.pop()
+        if schema in seen:
+            continue
+        seen.add(schema)
+        if at is target:
+            found.append(schema)
+        for name, field in schema.model_fields.items():
+            nested = related_schema(field.annotation)
+            if nested is not None and name in at.relationships:
+                todo.append((nested, at.relationships[name].mapper))
+    return found

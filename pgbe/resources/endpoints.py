@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
-import pydantic
-from pydantic import BaseModel as Schema
 from sqlalchemy import ColumnElement
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,45 +14,32 @@ from starlette.responses import Response
 from pgbe.auth.principal import Principal
 from pgbe.db.errors import translate
 from pgbe.errors import (
-    AppError,
+    ConflictError,
     NotFoundError,
+    PermissionDeniedError,
     PreconditionFailedError,
-    PreconditionRequiredError,
-    UnsupportedMediaTypeError,
     ValidationError,
 )
-from pgbe.query.params import INT4_MAX, parse_list_params
+from pgbe.query.params import parse_list_params
+from pgbe.resources.declarations import Action, View
+from pgbe.resources.read_sql import select_one, select_page
+from pgbe.resources.requests import JSON, caller_values, if_match, read_body
 from pgbe.resources.runtime import ResourceRuntime
-from pgbe.resources.statements import (
-    Compiled,
-    compile_statement,
-    delete_row,
-    insert_row,
-    select_one,
-    select_page,
-    update_row,
-)
+from pgbe.resources.statements import Access, Compiled, compile_statement
+from pgbe.resources.write_sql import delete_row, insert_row, link_row, update_row
 from pgbe.writes import has_sql
 
-JSON = "application/json"
-_ETAG = re.compile(r'\s*(?:W/)?"?(\d{1,10})"?\s*')
+Handler = Callable[[ResourceRuntime, Request], Awaitable[Response]]
 
 
-def _row_id(request: Request) -> int:
-    raw = request.path_params["id"]
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 10 or not 1 <= int(raw) <= INT4_MAX:
-        raise ValidationError(
-            "path.id: must be a positive 32-bit integer",
-            field="id",
-            errors=[
-                {"loc": ["path", "id"], "msg": "must be a positive 32-bit integer", "type": "int_parsing"}
-            ],
-        )
-    return int(raw)
+def _not_found(rt: ResourceRuntime, values: Mapping[str, Any]) -> NotFoundError:
+    return NotFoundError(f"{rt.resource.label} {values.get('key')} not found")
 
 
-def _not_found(rt: ResourceRuntime, pk: int) -> NotFoundError:
-    return NotFoundError(f"{rt.resource.label} {pk} not found")
+def _parent_not_found(rt: ResourceRuntime, values: Mapping[str, Any]) -> NotFoundError:
+    parent = rt.resource.parent
+    assert parent is not None
+    return NotFoundError(f"{parent.label} {values.get('p0')} not found")
 
 
 def _driver_error(rt: ResourceRuntime, exc: Exception) -> Exception:
@@ -65,6 +50,8 @@ def _driver_error(rt: ResourceRuntime, exc: Exception) -> Exception:
         return exc
     if error.field is not None and error.field in rt.field_names:
         public = rt.field_names[error.field]
+        if isinstance(error, ValidationError):  # a tag list naming a tag that does not exist
+            return ConflictError(f"{public}: some values name no existing row", field=public)
         error.detail = error.detail.replace(error.field, public)
         error.field = public
     return error
@@ -87,77 +74,68 @@ async def _fetchrow(
     return row
 
 
-def _owner_values(rt: ResourceRuntime, principal: Principal | None, values: dict[str, Any]) -> bool:
-    scoped = rt.resource.scoped(principal)
-    if scoped:
-        values["owner"] = principal.user_id if principal is not None else None
-    return scoped
+async def _caller(
+    rt: ResourceRuntime, request: Request, permission: Any
+) -> tuple[Principal | None, dict[str, Any], Access]:
+    """Resolve and check the caller; return the statement's values (path keys included) and access."""
+    principal = await rt.registry.principal(request)
+    permission(principal)
+    values, access = caller_values(rt.resource, principal, permission)
+    values.update(rt.path_values(request))
+    return principal, values, access
 
 
-async def list_rows(rt: ResourceRuntime, request: Request) -> Response:
-    """GET /things: a page of rows with the total count."""
+def _etag(version: Any) -> dict[str, str] | None:
+    return {"ETag": f'"{version}"'} if version is not None else None
+
+
+async def _page(rt: ResourceRuntime, request: Request, permission: Any, view: View | None) -> Response:
     res, registry = rt.resource, rt.registry
-    principal = await registry.principal(request)
-    res.permissions.list_permission(principal)
+    _, values, access = await _caller(rt, request, permission)
     params = parse_list_params(
         res.spec,
         request.query_params.multi_items(),
         default_limit=registry.default_limit,
         max_limit=registry.max_limit,
+        default_sort=res.default_sort,
+        ignore_unknown=res.ignore_unknown,
     )
-    values = params.bind_values()
-    scoped = _owner_values(rt, principal, values)
-    compiled = rt.statement(
-        ("list", params.shape, scoped), lambda: select_page(rt.target, params, scoped=scoped)
-    )
+    values.update(params.bind_values())
+    where = view.where if view is not None else None
+    key = ("list", view.name if view is not None else None, params.shape, access)
+    compiled = rt.statement(key, lambda: select_page(rt.target, params, access, where=where))
     row = await _fetchrow(rt, request, compiled, values, read=True)
+    if not row[1]:
+        raise _parent_not_found(rt, values)
     return Response(row[0], media_type=JSON)
 
 
+async def list_rows(rt: ResourceRuntime, request: Request) -> Response:
+    """GET /things: a page of rows with the total count."""
+    return await _page(rt, request, rt.resource.permissions.list_permission, None)
+
+
+def view_handler(view: View) -> Handler:
+    """GET /things/<view>: a page of the rows that pass the view's condition for the caller."""
+
+    async def list_view(rt: ResourceRuntime, request: Request) -> Response:
+        return await _page(rt, request, view.permission, view)
+
+    list_view.__doc__ = f"GET /things/{view.name}: a page of the rows the view shows the caller."
+    return list_view
+
+
 async def get_row(rt: ResourceRuntime, request: Request) -> Response:
-    """GET /things/{id}: one row, with an ETag of its version."""
-    res = rt.resource
-    principal = await rt.registry.principal(request)
-    res.permissions.read(principal)
-    pk = _row_id(request)
+    """GET /things/{key}: one row, with an ETag of its version."""
+    _, values, access = await _caller(rt, request, rt.resource.permissions.read)
     includes = rt.includes_of(request.scope["query_string"])
-    values: dict[str, Any] = {"id": pk}
-    scoped = _owner_values(rt, principal, values)
-    compiled = rt.statement(("get", includes, scoped), lambda: select_one(rt.target, includes, scoped=scoped))
+    compiled = rt.statement(("get", includes, access), lambda: select_one(rt.target, includes, access))
     row = await _fetchrow(rt, request, compiled, values, read=True)
     if row is None:
-        raise _not_found(rt, pk)
-    headers = {"ETag": f'"{row[1]}"'} if row[1] is not None else None
-    return Response(row[0], media_type=JSON, headers=headers)
-
-
-def _check_content_type(request: Request) -> None:
-    """Refuse a body that is not declared as JSON (415): a form or text body is never parsed as JSON."""
-    content_type = request.headers.get("content-type")
-    media = (content_type or "").partition(";")[0].strip().lower()
-    if media == JSON or (media.startswith("application/") and media.endswith("+json")):
-        return
-    shown = media or "no Content-Type"
-    raise UnsupportedMediaTypeError(f"The body must be application/json, not {shown}")
-
-
-async def _body(request: Request, schema: type[Schema] | None) -> dict[str, Any]:
-    if schema is None:
-        raise AppError("no schema for this method")
-    _check_content_type(request)
-    raw = await request.body()
-    try:
-        obj = schema.model_validate_json(raw)
-    except pydantic.ValidationError as exc:
-        errors = [
-            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
-            for e in exc.errors(include_url=False, include_input=False, include_context=False)
-        ]
-        first = errors[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ValidationError(f"{where}: {first['msg']}", errors=errors) from None
-    set_fields = obj.model_fields_set
-    return {k: v for k, v in obj.model_dump().items() if k in set_fields or v is not None}
+        raise _not_found(rt, values)
+    if not row[2]:
+        raise PermissionDeniedError(f"You may not read this {rt.resource.label.lower()}")
+    return Response(row[0], media_type=JSON, headers=_etag(row[1]))
 
 
 def _write_statement(
@@ -168,15 +146,22 @@ def _write_statement(
     return rt.statement(key, build)
 
 
-def _write_values(data: Mapping[str, Any], links: Mapping[str, Any]) -> dict[str, Any]:
-    values = {f"v_{k}": v for k, v in data.items() if not isinstance(v, ColumnElement)}
+def _write_values(
+    values: dict[str, Any], data: Mapping[str, Any], links: Mapping[str, Any]
+) -> dict[str, Any]:
+    values.update({f"v_{k}": v for k, v in data.items() if not isinstance(v, ColumnElement)})
     values.update({f"l_{k}": list(v) for k, v in links.items()})
     return values
 
 
 def _set_owner(rt: ResourceRuntime, data: dict[str, Any], principal: Principal | None) -> None:
-    """Non-admins always own what they create; admins own it unless they name an owner."""
+    """Non-admins always own what they create; admins own it unless they name an owner.
+
+    `created_by` is always the caller.
+    """
     res = rt.resource
+    if principal is not None and res.created_by is not None:
+        data[res.created_by] = principal.user_id
     owner = res.owner_field
     if owner is None or principal is None or owner == rt.target.pk.name:
         return
@@ -187,90 +172,97 @@ def _set_owner(rt: ResourceRuntime, data: dict[str, Any], principal: Principal |
 async def create_row(rt: ResourceRuntime, request: Request) -> Response:
     """POST /things: insert a row; 201 with its Location and ETag."""
     res = rt.resource
-    principal = await rt.registry.principal(request)
-    res.permissions.create(principal)
+    principal, values, access = await _caller(rt, request, res.permissions.create)
     schema = res.create_schema
-    data = await _body(request, schema)
+    data = await read_body(request, rt.body_model(schema))
     data = await res.writes.prepare_async(data, principal, create=True)
     data, links = res.writes.split(data, rt.links_of(schema))
     _set_owner(rt, data, principal)
     res.writes.fill_defaults(data)
-    key = ("create", tuple(sorted(data)), tuple(sorted(links)))
-    compiled = _write_statement(rt, key, data, lambda: insert_row(rt.target, data, links))
-    row = await _fetchrow(rt, request, compiled, _write_values(data, links), read=False)
-    headers = {"Location": f"{res.path}/{row[1]}"}
-    if row[2] is not None:
-        headers["ETag"] = f'"{row[2]}"'
+    key = ("create", tuple(sorted(data)), tuple(sorted(links)), access.parents)
+    compiled = _write_statement(rt, key, data, lambda: insert_row(rt.target, data, links, access))
+    row = await _fetchrow(rt, request, compiled, _write_values(values, data, links), read=False)
+    if row is None:
+        raise _parent_not_found(rt, values)
+    headers = {"Location": f"{request.url.path.rstrip('/')}/{quote(str(row[1]), safe='')}"}
+    headers.update(_etag(row[2]) or {})
     return Response(row[0], status_code=201, media_type=JSON, headers=headers)
 
 
-def _if_match(rt: ResourceRuntime, request: Request) -> list[int] | None:
-    """Return the versions If-Match accepts; None when any version will do."""
-    header = request.headers.get("if-match")
-    versioned = rt.target.versioned
-    if header is None:
-        if rt.resource.require_if_match and versioned:
-            raise PreconditionRequiredError("This resource requires an If-Match header with its ETag")
-        return None
-    if header.strip() == "*" or not versioned:
-        return None
-    versions = []
-    for part in header.split(","):
-        match = _ETAG.fullmatch(part)
-        if match is None or int(match.group(1)) > INT4_MAX:
-            raise PreconditionFailedError("If-Match does not match the current version")
-        versions.append(int(match.group(1)))
-    return versions
+def _refusal(rt: ResourceRuntime, values: Mapping[str, Any], found: Any, allowed: Any) -> Exception:
+    """Why a change touched no row: 404 (not there for the caller), 403 (not theirs), 412 (stale)."""
+    if not found:
+        return _not_found(rt, values)
+    if allowed is False:
+        return PermissionDeniedError(f"You may not change this {rt.resource.label.lower()}")
+    return PreconditionFailedError(f"{rt.resource.label} {values.get('key')} has changed; fetch it again")
+
+
+async def _update(
+    rt: ResourceRuntime, request: Request, permission: Any, data: dict[str, Any] | None, name: str
+) -> Response:
+    res = rt.resource
+    principal, values, access = await _caller(rt, request, permission)
+    versions = if_match(res, rt.target.versioned, request)
+    links: dict[str, Any] = {}
+    if data is None:
+        schema = res.update_schema_of(principal)
+        data = await read_body(request, rt.body_model(schema))
+        data = await res.writes.prepare_async(data, principal, create=False)
+        data, links = res.writes.split(data, rt.links_of(schema))
+    check = versions is not None
+    if check:
+        values["versions"] = versions
+    key = (name, tuple(sorted(data)), tuple(sorted(links)), access, check)
+    compiled = _write_statement(
+        rt, key, data, lambda: update_row(rt.target, data, links, access, check_version=check)
+    )
+    body, version, found, allowed = await _fetchrow(
+        rt, request, compiled, _write_values(values, data, links), read=False
+    )
+    if body is None:
+        raise _refusal(rt, values, found, allowed)
+    return Response(body, media_type=JSON, headers=_etag(version))
 
 
 async def update_row_handler(rt: ResourceRuntime, request: Request) -> Response:
-    """PATCH /things/{id}: change the given fields; If-Match checks the version in the same statement."""
-    res = rt.resource
-    principal = await rt.registry.principal(request)
-    res.permissions.update(principal)
-    pk = _row_id(request)
-    versions = _if_match(rt, request)
-    schema = res.update_schema_of(principal)
-    data = await _body(request, schema)
-    data = await res.writes.prepare_async(data, principal, create=False)
-    data, links = res.writes.split(data, rt.links_of(schema))
-    values = _write_values(data, links)
-    values["id"] = pk
-    check = versions is not None
-    if check:
-        values["versions"] = versions
-    scoped = _owner_values(rt, principal, values)
-    key = ("update", tuple(sorted(data)), tuple(sorted(links)), scoped, check)
-    compiled = _write_statement(
-        rt, key, data, lambda: update_row(rt.target, data, links, scoped=scoped, check_version=check)
-    )
-    body, version, found = await _fetchrow(rt, request, compiled, values, read=False)
-    if body is None:
-        if found:
-            raise PreconditionFailedError(f"{res.label} {pk} has changed; fetch it again")
-        raise _not_found(rt, pk)
-    headers = {"ETag": f'"{version}"'} if version is not None else None
-    return Response(body, media_type=JSON, headers=headers)
+    """PATCH (or PUT) /things/{key}: change the given fields; If-Match is checked in the same statement."""
+    return await _update(rt, request, rt.resource.permissions.update, None, "update")
 
 
 async def delete_row_handler(rt: ResourceRuntime, request: Request) -> Response:
-    """DELETE /things/{id}: 204; If-Match checks the version in the same statement."""
+    """DELETE /things/{key}: 204; If-Match is checked in the same statement."""
     res = rt.resource
-    principal = await rt.registry.principal(request)
-    res.permissions.delete(principal)
-    pk = _row_id(request)
-    versions = _if_match(rt, request)
-    values: dict[str, Any] = {"id": pk}
+    _, values, access = await _caller(rt, request, res.permissions.delete)
+    versions = if_match(res, rt.target.versioned, request)
     check = versions is not None
     if check:
         values["versions"] = versions
-    scoped = _owner_values(rt, principal, values)
     compiled = rt.statement(
-        ("delete", scoped, check), lambda: delete_row(rt.target, scoped=scoped, check_version=check)
+        ("delete", access, check), lambda: delete_row(rt.target, access, check_version=check)
     )
-    deleted, found = await _fetchrow(rt, request, compiled, values, read=False)
+    deleted, found, allowed = await _fetchrow(rt, request, compiled, values, read=False)
     if not deleted:
-        if found:
-            raise PreconditionFailedError(f"{res.label} {pk} has changed; fetch it again")
-        raise _not_found(rt, pk)
+        raise _refusal(rt, values, found, allowed)
     return Response(status_code=204)
+
+
+def action_handler(action: Action, *, add: bool = True) -> Handler:
+    """The handler of an item action: link (add) or unlink the caller, or an update of some columns."""
+
+    async def act(rt: ResourceRuntime, request: Request) -> Response:
+        if action.values is not None:
+            return await _update(rt, request, action.permission, dict(action.values), f"action:{action.name}")
+        assert action.link is not None
+        relationship = action.link
+        _, values, access = await _caller(rt, request, action.permission)
+        compiled = rt.statement(
+            ("link", relationship, add, access), lambda: link_row(rt.target, relationship, access, add=add)
+        )
+        body, version, found, allowed = await _fetchrow(rt, request, compiled, values, read=False)
+        if body is None:
+            raise _refusal(rt, values, found, allowed)
+        return Response(body, media_type=JSON, headers=_etag(version))
+
+    act.__doc__ = f"{'POST' if add else 'DELETE'} /things/{{key}}/{action.name}"
+    return act

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel as Schema
+from pydantic.fields import FieldInfo
 from sqlalchemy import (
     ColumnElement,
     DateTime,
@@ -20,8 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Mapper, RelationshipProperty
-from sqlalchemy.sql.expression import ColumnCollection
 
+from pgbe.query.computed import Computed, computed_fields
 from pgbe.query.spec import related_schema
 
 _UTC: ColumnElement[Any] = literal_column("'UTC'")
@@ -33,7 +35,7 @@ _FRACTION_NAIVE: ColumnElement[Any] = literal_column("""'YYYY-MM-DD"T"HH24:MI:SS
 _EMPTY_ARRAY: ColumnElement[Any] = literal_column("'[]'::json")
 _SECOND: ColumnElement[Any] = literal_column("'second'")
 
-Columns = ColumnCollection[str, Any]
+Columns = Any  # a row's columns by name (a table's, a CTE's or an alias's `.c`)
 
 
 def _key(name: str) -> ColumnElement[Any]:
@@ -55,11 +57,73 @@ def json_value(column: ColumnElement[Any]) -> ColumnElement[Any]:
     return column
 
 
-def check_read_schema(mapper: Mapper[Any], read: type[Schema]) -> None:
-    """Refuse a Read schema with a field that is neither a column nor a relationship of the model."""
-    for name in read.model_fields:
-        if name not in mapper.columns and name not in mapper.relationships:
-            raise ValueError(f"{read.__name__}.{name} is neither a column nor a relationship of {mapper}")
+@dataclass(frozen=True, slots=True)
+class FieldPlan:
+    """How one field of a Read schema gets into the row's JSON."""
+
+    name: str
+    key: str  # the JSON key: the field's serialization alias, else its name
+    column: str | None = None
+    relationship: RelationshipProperty[Any] | None = None
+    nested: type[Schema] | None = None
+    always: bool = False  # a relationship field without a default is embedded on every request
+    computed: Computed | None = None
+
+
+def json_key(name: str, field: FieldInfo) -> str:
+    """The key a field has in the JSON (its serialization alias, as pydantic writes it)."""
+    return field.serialization_alias or field.alias or name
+
+
+def read_plan(
+    mapper: Mapper[Any], read: type[Schema], computed: Mapping[str, Computed] | None = None
+) -> tuple[FieldPlan, ...]:
+    """The plan of every field of `read`: a column, a relationship or a computed field (checked)."""
+    key = (mapper, read, frozenset((computed or {}).items()))
+    plan = _PLANS.get(key)
+    if plan is None:
+        markers = computed_fields(read, computed)
+        fields = []
+        for name, field in read.model_fields.items():
+            out = json_key(name, field)
+            _key(out)
+            if name in markers:
+                markers[name].check(mapper)
+                fields.append(FieldPlan(name, out, computed=markers[name]))
+            elif name in mapper.relationships:
+                nested = related_schema(field.annotation)
+                if nested is None:
+                    raise ValueError(f"{read.__name__}.{name} is not a schema or a list of schemas")
+                rel = mapper.relationships[name]
+                fields.append(
+                    FieldPlan(name, out, relationship=rel, nested=nested, always=field.is_required())
+                )
+            elif name in mapper.columns:
+                fields.append(FieldPlan(name, out, column=mapper.columns[name].name))
+            else:
+                raise ValueError(
+                    f"{read.__name__}.{name} is neither a column, a relationship nor a computed field"
+                    f" of {mapper.class_.__name__}"
+                )
+        plan = _PLANS[key] = tuple(fields)
+    return plan
+
+
+_PLANS: dict[Any, tuple[FieldPlan, ...]] = {}
+
+
+def check_read_schema(
+    mapper: Mapper[Any], read: type[Schema], computed: Mapping[str, Computed] | None = None
+) -> None:
+    """Refuse a Read schema with a field that is neither a column, a relationship nor computed."""
+    for field in read_plan(mapper, read, computed):
+        if field.nested is not None:
+            check_read_schema(field.relationship.mapper, field.nested)  # type: ignore[union-attr]
+
+
+def embedded(plan: tuple[FieldPlan, ...], includes: Collection[str]) -> list[FieldPlan]:
+    """The relationship fields a row's JSON embeds: those always embedded and those included."""
+    return [f for f in plan if f.relationship is not None and (f.always or f.name in includes)]
 
 
 def json_object(
@@ -69,26 +133,42 @@ def json_object(
     includes: Collection[str] = (),
     *,
     related: Mapping[str, ColumnElement[Any]] | None = None,
+    computed: Mapping[str, Computed] | None = None,
+    overrides: Mapping[str, ColumnElement[Any]] | None = None,
+    only: str | None = None,
 ) -> ColumnElement[Any]:
     """Return `json_build_object(...)` of `read`'s fields, in its field order, from `columns`.
 
-    `related` gives the JSON of some included relationships, already computed; the others are
-    correlated subqueries.
+    `related` gives the JSON of some embedded relationships, already computed; the others are
+    correlated subqueries. `overrides` replaces the value of some fields (a write that changed what
+    they are computed from, in the same statement). With `only`, the JSON value of that one field.
     """
+    plan = read_plan(mapper, read, computed)
+    shown = {f.name for f in embedded(plan, includes)}
     args: list[ColumnElement[Any]] = []
-    for name, field in read.model_fields.items():
-        args.append(_key(name))
-        if name in mapper.relationships:
-            if related is not None and name in related:
-                args.append(related[name])
-            elif name in includes:
-                nested = related_schema(field.annotation)
-                assert nested is not None
-                args.append(related_json(mapper.relationships[name], nested, columns))
+    for field in plan:
+        if only is not None and field.name != only:
+            continue
+        if overrides is not None and field.name in overrides:
+            value = overrides[field.name]
+        elif field.computed is not None:
+            value = field.computed.json(mapper, columns)
+        elif field.relationship is not None:
+            if related is not None and field.name in related:
+                value = related[field.name]
+            elif field.name in shown:
+                assert field.nested is not None
+                value = related_json(field.relationship, field.nested, columns)
             else:
-                args.append(null())
+                value = null()
         else:
-            args.append(json_value(columns[mapper.columns[name].name]))
+            assert field.column is not None
+            value = json_value(columns[field.column])
+        if only is not None:
+            return value
+        args += [_key(field.key), value]
+    if only is not None:
+        raise ValueError(f"{read.__name__} has no field {only!r}")
     return func.json_build_object(*args)
 
 
@@ -105,13 +185,19 @@ def related_json(rel: RelationshipProperty[Any], read: type[Schema], parent: Col
         ]
         agg = func.coalesce(func.json_agg(aggregate_order_by(body, pk)), _EMPTY_ARRAY)
         return (
-            select(agg).select_from(link.join(target, and_(*to_target))).where(*to_parent).scalar_subquery()
+            select(agg)
+            .select_from(link.join(target, and_(*to_target)))
+            .where(*to_parent)
+            .correlate_except(link, target)
+            .scalar_subquery()
         )
     condition = [target.c[remote.name] == parent[local.name] for local, remote in rel.local_remote_pairs]
     if rel.uselist:
         agg = func.coalesce(func.json_agg(aggregate_order_by(body, pk)), _EMPTY_ARRAY)
-        return select(agg).select_from(target).where(*condition).scalar_subquery()
-    return select(body).select_from(target).where(*condition).limit(1).scalar_subquery()
+        return select(agg).select_from(target).where(*condition).correlate_except(target).scalar_subquery()
+    return (
+        select(body).select_from(target).where(*condition).correlate_except(target).limit(1).scalar_subquery()
+    )
 
 
 def grouped_related_json(

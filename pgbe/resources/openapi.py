@@ -10,14 +10,19 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Iterable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Header, Path, Query
 from pydantic import BaseModel
+from sqlalchemy import BigInteger, Integer, SmallInteger, String
 
 from pgbe.http.problems import problem_docs
 from pgbe.query.params import INT4_MAX
 from pgbe.query.spec import QuerySpec
+from pgbe.query.values import NO_NUL, value_type
+
+if TYPE_CHECKING:
+    from pgbe.resources.resource import Resource
 
 DESCRIPTIONS = {
     401: "Not authenticated",
@@ -97,6 +102,24 @@ def filter_params(spec: QuerySpec) -> list[inspect.Parameter]:
 def list_params(spec: QuerySpec, *, default_limit: int, max_limit: int) -> list[inspect.Parameter]:
     """`skip`, `limit`, `sort`, `include` and every filter of a list route."""
     sortable = ", ".join(spec.sort)
+    sort = (
+        []
+        if not spec.sort
+        else [
+            param(
+                "sort",
+                Annotated[
+                    str | None,
+                    Query(
+                        alias=spec.public_name("sort"),
+                        description=f"Comma-separated fields, `-` for descending. Allowed: {sortable}",
+                        pattern=_csv_pattern("-?" + _choice(spec.sort)),
+                    ),
+                ],
+                None,
+            ),
+        ]
+    )
     return [
         param(
             "skip",
@@ -112,24 +135,46 @@ def list_params(spec: QuerySpec, *, default_limit: int, max_limit: int) -> list[
             ],
             default_limit,
         ),
-        param(
-            "sort",
-            Annotated[
-                str | None,
-                Query(
-                    alias=spec.public_name("sort"),
-                    description=f"Comma-separated fields, `-` for descending. Allowed: {sortable}",
-                    pattern=_csv_pattern("-?" + _choice(spec.sort)),
-                ),
-            ],
-            None,
-        ),
+        *sort,
         *include_param(spec),
         *filter_params(spec),
     ]
 
 
-ID = param("id", Annotated[int, Path(ge=1, le=INT4_MAX)])
+def path_params(res: Resource) -> list[inspect.Parameter]:
+    """The path parameters of an item of `res` (its parents' first), typed by their lookup columns."""
+    params = []
+    for owner, name in res.chain:
+        column = owner.lookup
+        sa_type = column.type
+        if isinstance(sa_type, Integer):
+            high = (
+                2**15 - 1
+                if isinstance(sa_type, SmallInteger)
+                else 2**63 - 1
+                if isinstance(sa_type, BigInteger)
+                else INT4_MAX
+            )
+            params.append(param(name, Annotated[int, Path(ge=1, le=high)]))
+            continue
+        python = value_type(sa_type).python
+        length = sa_type.length if isinstance(sa_type, String) else None
+        text = python is str
+        path = Path(
+            min_length=1 if text else None,
+            max_length=length,
+            pattern=NO_NUL if text else None,
+            description=f"The {column.name} of the {owner.label.lower()}",
+        )
+        params.append(param(name, Annotated[python, path]))
+    return params
+
+
+def collection_params(res: Resource) -> list[inspect.Parameter]:
+    """The path parameters of a nested collection: every parent's key."""
+    return path_params(res)[:-1]
+
+
 IF_MATCH = param(
     "if_match",
     Annotated[str | None, Header(alias="If-Match", description="The ETag of the version you last read")],

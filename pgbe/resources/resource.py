@@ -8,33 +8,52 @@ mistake fails at import; the caches, the statements and the routes belong to the
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel as Schema
-from sqlalchemy.orm import Mapper
+from sqlalchemy import Column, Table, UniqueConstraint
+from sqlalchemy.orm import Mapper, RelationshipDirection, RelationshipProperty
 
 from pgbe.auth.principal import Principal
-from pgbe.naming import label
+from pgbe.errors import ValidationError
+from pgbe.naming import label, singularize
+from pgbe.query.computed import CallerIn, Computed
+from pgbe.query.params import parse_sort
 from pgbe.query.spec import QuerySpec
+from pgbe.resources.declarations import Action, Envelope, View
 from pgbe.resources.json_sql import check_read_schema
 from pgbe.resources.permissions import Permissions
 from pgbe.writes import ModelWrites, writes_for
 
 SchemaChooser = Callable[[Principal | None], type[Schema]]
+OPERATIONS = ("list", "get", "create", "update", "delete")
 
 
 class Resource:
-    """A model exposed as POST, GET one, GET list, PATCH and DELETE, answered by one SQL statement each.
+    """A model exposed as a collection and its items, each request answered by one SQL statement.
 
-    `filters` maps a field (`price`, or `category.name` through a relationship) to its allowed
-    operators; `sort` and `includes` list sortable columns and embeddable relationships. Every name is
-    checked against the model and the Read schema when the resource is declared, so a column the Read
-    schema does not show (a password hash) can never be filtered or sorted on.
+    What is exposed: `read` (the JSON of a row), `create` / `update` (the bodies), `operations` (any
+    of list, get, create, update, delete; what is left out answers 405) and `update_methods` (PATCH,
+    PUT or both). Items are addressed by `lookup`, the primary key or any unique column
+    (`lookup="slug"`). `parent=articles` nests the resource under its parent's items
+    (`/articles/{slug}/comments`): the parent is found in the same statement (404 when it is missing
+    or not visible) and sets the parent key of created rows.
 
-    `owner_field` limits non-admin callers to rows whose `owner_field` equals their user id (other
-    rows answer 404 and are not counted); `admin_roles` see every row. `update_schema_for` picks the
-    PATCH schema per caller. What happens to the fields on the way to the table (links, managed
-    columns, defaults, hooks) is the model's own write rules (`pgbe.writes`), the same for every path.
+    Lists: `filters` maps a field (`price`, `category.name` through a relationship, or a computed
+    field) to its operators; `sort` and `includes` list sortable fields and embeddable relationships;
+    `aliases` renames query parameters (`{"offset": "skip", "tag": "tags.name"}`); `default_sort`
+    orders a list without `sort`; `unknown_params="ignore"` skips parameters it does not know instead
+    of answering 422; `views` add lists with a condition on the caller at their own path. Every name
+    is checked against the model and the Read schema, so a column the Read schema does not show (a
+    password hash) can never be filtered or sorted on.
+
+    Who: `permissions` per method (a `RowRule` such as `caller_is("author")` looks at the row: 403
+    for a visible row the caller may not change); `owner_field` limits non-admin callers to rows whose
+    `owner_field` is their user id (others answer 404 and are not counted) and sets it on create;
+    `created_by` only sets a column to the caller on create. `actions` add endpoints on items
+    (`POST /articles/{slug}/favorite`). `envelope` names the keys around rows, lists and bodies.
+    What happens to the fields on the way to the table (links, managed columns, defaults, hooks) is
+    the model's own write rules (`pgbe.writes`), the same for every path.
     """
 
     def __init__(
@@ -45,14 +64,27 @@ class Resource:
         create: type[Schema] | None = None,
         update: type[Schema] | None = None,
         path: str | None = None,
+        lookup: str | None = None,
+        parent: Resource | None = None,
+        parent_field: str | None = None,
         filters: Mapping[str, Iterable[str]] | None = None,
-        sort: Iterable[str] = ("id",),
+        sort: Iterable[str] | None = None,
         includes: Iterable[str] = (),
+        computed: Mapping[str, Computed] | None = None,
+        aliases: Mapping[str, str] | None = None,
+        default_sort: str | None = None,
+        unknown_params: Literal["refuse", "ignore"] = "refuse",
+        envelope: Envelope | None = None,
         permissions: Permissions | None = None,
         owner_field: str | None = None,
+        created_by: str | None = None,
         admin_roles: Iterable[str] = ("admin",),
         require_if_match: bool = False,
         update_schema_for: SchemaChooser | None = None,
+        operations: Iterable[str] = OPERATIONS,
+        update_methods: Iterable[str] = ("PATCH",),
+        views: Iterable[View] = (),
+        actions: Iterable[Action] = (),
         tags: list[str] | None = None,
     ) -> None:
         self.model = model
@@ -60,34 +92,183 @@ class Resource:
         self.read = read
         self.create_schema = create
         self.update_schema = update
-        self.path = path or f"/{model.__table__.name}"
+        self.segment = path or f"/{model.__table__.name}"
         self.label = label(model.__name__)
         self.permissions = permissions or Permissions()
         self.owner_field = owner_field
+        self.created_by = created_by
         self.admin_roles = frozenset(admin_roles)
         self.require_if_match = require_if_match
         self.update_schema_for = update_schema_for
+        self.envelope = envelope or Envelope()
+        self.ignore_unknown = unknown_params == "ignore"
         self.tags = tags or [self.label]
-        check_read_schema(self.mapper, read)
-        if owner_field is not None and owner_field not in self.mapper.columns:
-            raise ValueError(f"owner_field {owner_field!r} is not a column of {model.__name__}")
-        if not self.path.startswith("/") or self.path.endswith("/") or "{" in self.path:
-            raise ValueError(f"path {self.path!r}: a resource path starts with / and has no parameter")
-        self.spec = QuerySpec(model, read, filters=filters, sort=sort, includes=includes)
+        self.views = tuple(views)
+        self.actions = tuple(actions)
+        self.computed = dict(computed or {})
+        if not self.segment.startswith("/") or self.segment.endswith("/") or "{" in self.segment:
+            raise ValueError(f"path {self.segment!r}: a resource path starts with / and has no parameter")
+        check_read_schema(self.mapper, read, self.computed)
+        for name in (owner_field, created_by):
+            if name is not None and name not in self.mapper.columns:
+                raise ValueError(f"{name!r} is not a column of {model.__name__}")
+        self.lookup: Column[Any] = self._lookup(lookup)
+        self.parent = parent
+        self.parent_relationship = self._parent(parent, parent_field)
+        self.operations = self._operations(operations)
+        self.update_methods = tuple(dict.fromkeys(m.upper() for m in update_methods))
+        if not self.update_methods or set(self.update_methods) - {"PATCH", "PUT"}:
+            raise ValueError(f"update_methods {update_methods!r}: PATCH, PUT or both")
+        if sort is None:  # the primary key, when the Read schema shows it
+            pk = self.mapper.primary_key[0].key
+            sort = [pk] if pk in read.model_fields else []
+        self.spec = QuerySpec(
+            model,
+            read,
+            filters=filters,
+            sort=sort,
+            includes=includes,
+            aliases=aliases,
+            computed=self.computed,
+        )
+        try:
+            self.default_sort = parse_sort(self.spec, "default_sort", default_sort) if default_sort else ()
+        except ValidationError as exc:
+            raise ValueError(f"default_sort {default_sort!r}: {exc.detail}") from None
         self.writes: ModelWrites = writes_for(model)
-        hooked = self.writes.rules
-        self.writes.check_schema(create, hooked=hooked.before_create is not None)
-        self.writes.check_schema(update, hooked=hooked.before_update is not None)
+        hooks = self.writes.rules
+        self.writes.check_schema(create, hooked=hooks.before_create is not None)
+        self.writes.check_schema(update, hooked=hooks.before_update is not None)
+        self._check_set_from_elsewhere(create)
+        self._check_declarations()
 
     def __repr__(self) -> str:
         return f"<Resource {self.path} of {self.model.__name__}>"
+
+    # --- paths -------------------------------------------------------------------------------------
+
+    @property
+    def chain(self) -> list[tuple[Resource, str]]:
+        """Every resource from the outermost parent to this one, with the path parameter of its items."""
+        outer = self.parent.chain if self.parent is not None else []
+        taken = {param for _, param in outer}
+        own = self.lookup.key or self.lookup.name
+        if own in taken:
+            own = f"{singularize(self.model.__table__.name)}_{own}"
+        return [*outer, (self, own)]
+
+    @property
+    def path(self) -> str:
+        """The collection's path: `/articles`, or `/articles/{slug}/comments` under a parent."""
+        chain = self.chain
+        parts = [f"{res.segment}/{{{param}}}" for res, param in chain[:-1]]
+        return "".join(parts) + self.segment
+
+    @property
+    def item_path(self) -> str:
+        """The path of one item: `/articles/{slug}`."""
+        return f"{self.path}/{{{self.chain[-1][1]}}}"
+
+    @property
+    def lookup_param(self) -> str:
+        """The path parameter naming an item."""
+        return self.chain[-1][1]
+
+    # --- callers -----------------------------------------------------------------------------------
 
     def scoped(self, principal: Principal | None) -> bool:
         """Tell whether `principal` sees only their own rows of this resource."""
         return self.owner_field is not None and (principal is None or principal.role not in self.admin_roles)
 
     def update_schema_of(self, principal: Principal | None) -> type[Schema] | None:
-        """The PATCH body schema for this caller."""
+        """The update body schema for this caller."""
         if self.update_schema_for is not None:
             return self.update_schema_for(principal)
         return self.update_schema
+
+    # --- checks ------------------------------------------------------------------------------------
+
+    def _lookup(self, name: str | None) -> Column[Any]:
+        table = cast(Table, self.mapper.local_table)
+        if name is None:
+            return cast(Column[Any], self.mapper.primary_key[0])
+        if name not in self.mapper.columns:
+            raise ValueError(f"lookup {name!r} is not a column of {self.model.__name__}")
+        column: Column[Any] = self.mapper.columns[name]
+        keys = [
+            [c.name for c in con.columns]
+            for con in [*getattr(table, "constraints", ()), *getattr(table, "indexes", ())]
+            if isinstance(con, UniqueConstraint) or getattr(con, "unique", False) is True
+        ]
+        if not (column.primary_key or column.unique or [column.name] in keys):
+            raise ValueError(f"lookup {name!r}: {table.name}.{column.name} is not unique")
+        return column
+
+    def _parent(self, parent: Resource | None, field: str | None) -> RelationshipProperty[Any] | None:
+        if parent is None:
+            if field is not None:
+                raise ValueError("parent_field without parent")
+            return None
+        candidates = [
+            rel
+            for rel in self.mapper.relationships
+            if rel.direction is RelationshipDirection.MANYTOONE
+            and rel.mapper is parent.mapper
+            and (field is None or rel.key == field)
+        ]
+        if len(candidates) != 1:
+            found = ", ".join(r.key for r in candidates) or "none"
+            raise ValueError(
+                f"{self.model.__name__} under {parent.model.__name__}: name the relationship with"
+                f" parent_field= (many-to-one relationships to it: {found})"
+            )
+        rel = candidates[0]
+        if len(rel.local_remote_pairs) != 1:
+            raise ValueError(f"{self.model.__name__}.{rel.key}: only single-column parent keys are supported")
+        return rel
+
+    @property
+    def parent_column(self) -> str | None:
+        """The column of a nested row that holds its parent's key."""
+        if self.parent_relationship is None:
+            return None
+        ((local, _),) = self.parent_relationship.local_remote_pairs
+        return str(local.name)
+
+    def _operations(self, operations: Iterable[str]) -> tuple[str, ...]:
+        """The operations offered; by default every one whose schema is given."""
+        asked = tuple(dict.fromkeys(operations))
+        unknown = set(asked) - set(OPERATIONS)
+        if unknown:
+            raise ValueError(f"operations {sorted(unknown)}: choose from {', '.join(OPERATIONS)}")
+        schemas = {"create": self.create_schema, "update": self.update_schema}
+        missing = [op for op in asked if op in schemas and schemas[op] is None]
+        if missing and asked != OPERATIONS:
+            raise ValueError(f"operations {missing} need a {missing[0]} schema")
+        return tuple(op for op in asked if op not in missing)
+
+    def _check_set_from_elsewhere(self, schema: type[Schema] | None) -> None:
+        """Refuse a create body that could set the parent key or the caller's column itself."""
+        if schema is None:
+            return
+        for name, why in ((self.parent_column, "the path"), (self.created_by, "the caller")):
+            if name is not None and name in schema.model_fields:
+                raise ValueError(f"{schema.__name__}.{name} is set from {why}; it cannot be in the body")
+
+    def _check_declarations(self) -> None:
+        names = [view.name for view in self.views] + [action.name for action in self.actions]
+        if len(names) != len(set(names)):
+            raise ValueError(f"{self.model.__name__}: two views or actions share a name ({names})")
+        for view in self.views:
+            view.where.check(self.mapper)
+        for action in self.actions:
+            if action.link is not None:
+                rel = self.mapper.relationships.get(action.link)
+                if rel is None or rel.secondary is None:
+                    raise ValueError(
+                        f"action {action.name!r}: {action.link!r} is not a many-to-many relationship"
+                    )
+                CallerIn(action.link).check(self.mapper)
+            for column in action.values or {}:
+                if column not in self.mapper.columns:
+                    raise ValueError(f"action {action.name!r}: {column!r} is not a column")

@@ -10,15 +10,13 @@ application, of a router or of an `include_router` are run before the handler, a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, cast
+from collections.abc import Callable, Coroutine
+from typing import Any, cast
 
 from fastapi import APIRouter, FastAPI, params
 from fastapi import routing as fastapi_routing
 from fastapi.dependencies.utils import get_dependant, get_parameterless_sub_dependant
 from fastapi.routing import APIRoute, get_request_handler
-from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -26,45 +24,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from pgbe.auth.permissions import Permission
-from pgbe.resources import endpoints, openapi
-from pgbe.resources.fast_lane import Claim, ResourceFastLane
+from pgbe.resources.fast_lane import ResourceFastLane
+from pgbe.resources.operations import Operation, Page, operations
 from pgbe.resources.permissions import permission_name
 from pgbe.resources.registry import ResourceRegistry
 from pgbe.resources.resource import Resource
 from pgbe.resources.runtime import ResourceRuntime
 
-T = TypeVar("T")
-Handler = Callable[[ResourceRuntime, Request], Awaitable[Response]]
-
-
-class Page(BaseModel, Generic[T]):
-    """A page of rows and the number of rows matching the filters."""
-
-    items: list[T]
-    total: int = Field(description="Rows matching the filters, on every page")
-    skip: int
-    limit: int
-
-
-def positive_int4(raw: str) -> bool:
-    """Claim a path segment that can be a positive 32-bit integer id (digits only)."""
-    return raw.isascii() and raw.isdigit() and len(raw) <= 10
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One route of a resource, before it is added to a router: what serves it, how it is documented."""
-
-    name: str
-    path: str
-    method: str
-    handler: Handler
-    endpoint: Callable[..., Any]
-    permission: Permission
-    claims: Mapping[str, Claim] = field(default_factory=dict)
-    scoped: bool = False  # callers see only their own rows (`pgbe routes` says so)
-    options: Mapping[str, Any] = field(default_factory=dict)  # response_model, status_code, ...
+__all__ = ["MethodNotAllowed", "Page", "ResourceRoute", "install", "register"]
 
 
 class ResourceRoute(APIRoute):
@@ -115,115 +82,6 @@ class ResourceRoute(APIRoute):
         )
 
 
-def _operations(rt: ResourceRuntime) -> list[Operation]:
-    res, registry = rt.resource, rt.registry
-    spec = res.spec
-    plural = res.model.__table__.name
-    item = f"{res.path}/{{id}}"
-    ids = {"id": positive_int4}
-    auth = (401, 403)
-    perms = res.permissions
-    scoped = res.owner_field is not None
-    limits = {"default_limit": registry.default_limit, "max_limit": registry.max_limit}
-    ops = [
-        Operation(
-            "list",
-            res.path,
-            "GET",
-            endpoints.list_rows,
-            openapi.documented(
-                f"list_{plural}",
-                f"List {plural}: filter, sort, paginate.",
-                openapi.list_params(spec, **limits),
-            ),
-            perms.list_permission,
-            scoped=scoped,
-            options={
-                "response_model": Page[res.read],  # type: ignore[name-defined]
-                "responses": openapi.problems(*auth, 422, 503),
-            },
-        ),
-        Operation(
-            "get",
-            item,
-            "GET",
-            endpoints.get_row,
-            openapi.documented(
-                f"get_{plural}", f"Get one of {plural} by id.", [openapi.ID, *openapi.include_param(spec)]
-            ),
-            perms.read,
-            ids,
-            scoped=scoped,
-            options={"response_model": res.read, "responses": openapi.problems(*auth, 404, 422, 503)},
-        ),
-    ]
-    if res.create_schema is not None:
-        ops.append(
-            Operation(
-                "create",
-                res.path,
-                "POST",
-                endpoints.create_row,
-                openapi.documented(
-                    f"create_{plural}", f"Create one of {plural}.", [openapi.body(res.create_schema)]
-                ),
-                perms.create,
-                options={
-                    "status_code": 201,
-                    "response_model": res.read,
-                    "responses": openapi.problems(*auth, 409, 413, 415, 422, 503),
-                },
-            )
-        )
-    if res.update_schema is not None:
-        caller_note = (
-            " The body shown is the widest one; which of its fields a caller may send depends on"
-            " the caller, and a field they may not change is a 422."
-            if res.update_schema_for is not None
-            else ""
-        )
-        ops.append(
-            Operation(
-                "update",
-                item,
-                "PATCH",
-                endpoints.update_row_handler,
-                openapi.documented(
-                    f"update_{plural}",
-                    f"Change some fields of one of {plural}." + caller_note,
-                    [openapi.ID, openapi.IF_MATCH, openapi.body(res.update_schema)],
-                ),
-                perms.update,
-                ids,
-                scoped=scoped,
-                options={
-                    "response_model": res.read,
-                    "responses": openapi.problems(*auth, 404, 409, 412, 413, 415, 422, 428, 503),
-                },
-            )
-        )
-    ops.append(
-        Operation(
-            "delete",
-            item,
-            "DELETE",
-            endpoints.delete_row_handler,
-            openapi.documented(
-                f"delete_{plural}", f"Delete one of {plural}.", [openapi.ID, openapi.IF_MATCH]
-            ),
-            perms.delete,
-            ids,
-            scoped=scoped,
-            options={
-                "status_code": 204,
-                "response_class": Response,
-                "responses": openapi.problems(*auth, 404, 409, 412, 422, 428, 503),
-            },
-        )
-    )
-    return ops
-
-
 class MethodNotAllowed:
     """The last route of a resource path: any other method answers 405 with every allowed method."""
 
@@ -239,8 +97,8 @@ class MethodNotAllowed:
 def _add(router: APIRouter, rt: ResourceRuntime, operation: Operation) -> list[ResourceRoute]:
     """Add the route of `operation` (and, for a GET, its undocumented HEAD twin) to `router`."""
     endpoint = operation.endpoint
-    endpoint.operation = operation  # type: ignore[attr-defined]
-    endpoint.runtime = rt  # type: ignore[attr-defined]
+    endpoint.operation = operation
+    endpoint.runtime = rt
     methods = [[operation.method], ["HEAD"]] if operation.method == "GET" else [[operation.method]]
     routes = []
     for each in methods:
@@ -276,7 +134,7 @@ def register(
         if any(other.resource is res for other in registry.runtimes):
             raise ValueError(f"resource {res.path} is registered twice")
         rt = ResourceRuntime(res, registry)
-        routes = [route for op in _operations(rt) for route in _add(router, rt, op)]
+        routes = [route for op in operations(rt) for route in _add(router, rt, op)]
         for route in routes:
             clash = next((r for r in registry.routes if _same_route(r, route)), None)
             if clash is not None:

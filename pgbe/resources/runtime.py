@@ -9,12 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel as Schema
 from sqlalchemy.sql import ClauseElement
 from starlette.datastructures import QueryParams
+from starlette.requests import Request
 
+from pgbe.query.computed import Pluck
 from pgbe.query.params import single_includes
+from pgbe.resources.bodies import body_envelope, without_nulls
+from pgbe.resources.requests import KeyParser, key_parser
 from pgbe.resources.resource import Resource
 from pgbe.resources.statements import Compiled, Target, compile_statement
+from pgbe.writes import Link
 
 if TYPE_CHECKING:
     from pgbe.resources.registry import ResourceRegistry
@@ -22,26 +28,38 @@ if TYPE_CHECKING:
 MAX_CACHED_STATEMENTS = 512
 
 
+def _plucks(resource: Resource) -> dict[str, Pluck]:
+    return {name: m for name, m in resource.spec.computed.items() if isinstance(m, Pluck)}
+
+
 def target_of(resource: Resource) -> Target:
-    """What the statements of `resource` need to know: model, Read schema, allow-lists, links."""
+    """What the statements of `resource` need to know: the declaration and its body links."""
+    plucks = _plucks(resource)
     links = {
-        **resource.writes.links(resource.create_schema),
-        **resource.writes.links(resource.update_schema),
+        **resource.writes.links(resource.create_schema, plucks),
+        **resource.writes.links(resource.update_schema, plucks),
     }
-    return Target(resource.mapper, resource.read, resource.spec, resource.owner_field, links)
+    return Target(resource, links)
 
 
 class ResourceRuntime:
-    """One registered resource: the declaration, the registry it is served with, its caches."""
+    """One registered resource: the declaration, the registry it is served with, its caches.
+
+    It also holds what the handlers need ready-made: the parser of each path key (`keys`, outermost
+    parent first, the item's last) and the body models (the schemas, or their envelopes).
+    """
 
     def __init__(self, resource: Resource, registry: ResourceRegistry) -> None:
         self.resource = resource
         self.registry = registry
         self.target = target_of(resource)
         # a constraint error on a link table's column names the body field that set it
-        self.field_names: dict[str, str] = {
-            link.target_column: key for key, link in self.target.links.items()
-        }
+        self.field_names = {link.target_column: key for key, link in self.target.links.items()}
+        self.keys: list[tuple[str, KeyParser]] = [
+            (param, key_parser(res, param)) for res, param in resource.chain
+        ]
+        self._bodies: dict[type[Schema], type[Schema]] = {}
+        self._links: dict[type[Schema] | None, dict[str, Link]] = {}
         self._statements: dict[Hashable, Compiled] = {}
         self._includes: dict[bytes, tuple[str, ...]] = {b"": ()}
 
@@ -66,6 +84,32 @@ class ResourceRuntime:
                 self._includes[query_string] = includes
         return includes
 
-    def links_of(self, schema: Any) -> dict[str, Any]:
+    def links_of(self, schema: type[Schema] | None) -> dict[str, Link]:
         """The link fields of a body schema."""
-        return self.resource.writes.links(schema)
+        found = self._links.get(schema)
+        if found is None:
+            found = self._links[schema] = self.resource.writes.links(schema, _plucks(self.resource))
+        return found
+
+    def body_model(self, schema: type[Schema] | None) -> type[Schema] | None:
+        """The model a request body is validated with: the schema, or its envelope."""
+        return None if schema is None else self.body_of(schema)
+
+    def body_of(self, schema: type[Schema]) -> type[Schema]:
+        """The body model of `schema`: itself, or its envelope (`{"article": {...}}`)."""
+        found = self._bodies.get(schema)
+        if found is None:
+            key = self.resource.envelope.body_key
+            exact = without_nulls(schema, self.resource.mapper)
+            found = self._bodies[schema] = body_envelope(exact, key) if key else exact
+        return found
+
+    def path_values(self, request: Request) -> dict[str, Any]:
+        """The item's key (`key`) and each parent's (`p0` innermost) from the path, parsed (422 if bad)."""
+        params = request.path_params
+        values: dict[str, Any] = {}
+        last = len(self.keys) - 1
+        for depth, (name, parse) in enumerate(self.keys):
+            if name in params:
+                values["key" if depth == last else f"p{last - depth - 1}"] = parse(params[name])
+        return values

@@ -1,40 +1,26 @@
-"""The one SQL statement of each generated endpoint, as SQLAlchemy Core, compiled once per shape."""
+"""What every statement of a resource shares: compilation once per shape, and the row it targets.
+
+The statements themselves are in `read_sql` (GET one, lists) and `write_sql` (create, update,
+delete, actions). Each is SQLAlchemy Core, compiled once per shape for asyncpg; every value is a
+named bind parameter (`key`, `p0`, `owner`, `caller`, `v_<column>`, `f<i>`, ...).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel as Schema
-from sqlalchemy import (
-    ColumnElement,
-    Integer,
-    Select,
-    Table,
-    all_,
-    any_,
-    bindparam,
-    delete,
-    exists,
-    func,
-    insert,
-    literal_column,
-    null,
-    select,
-    update,
-)
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy import ColumnElement, bindparam, func, literal_column, null, select, true
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Mapper, RelationshipProperty
 from sqlalchemy.sql import ClauseElement
 
-from pgbe.query.builder import order_by, sort_columns, where_clauses
-from pgbe.query.params import ListParams
-from pgbe.query.spec import QuerySpec, related_schema
-from pgbe.resources.json_sql import grouped_related_json, json_object, page_json
+from pgbe.query.computed import Computed
+from pgbe.resources.json_sql import json_object
 from pgbe.writes import Link
+
+if TYPE_CHECKING:
+    from pgbe.resources.resource import Resource
 
 _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 
@@ -64,15 +50,45 @@ def compile_statement(stmt: ClauseElement) -> Compiled:
     return Compiled(compiled.string, names, defaults)
 
 
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What the caller's identity changes in a statement's text: scoping and row rules.
+
+    `scoped`: only rows whose owner is the caller; `parents`: the same for each parent, innermost
+    first; `rule`: a row condition the caller must pass (403 otherwise), None when exempt or absent.
+    """
+
+    scoped: bool = False
+    parents: tuple[bool, ...] = ()
+    rule: Computed | None = None
+
+
 @dataclass(frozen=True)
 class Target:
     """What the statements of one resource need to know about its model."""
 
-    mapper: Mapper[Any]
-    read: type[Schema]
-    spec: QuerySpec
-    owner_field: str | None
+    resource: Resource
     links: Mapping[str, Link]
+
+    @property
+    def mapper(self) -> Any:
+        """The model's mapper."""
+        return self.resource.mapper
+
+    @property
+    def read(self) -> Any:
+        """The Read schema."""
+        return self.resource.read
+
+    @property
+    def spec(self) -> Any:
+        """The allow-lists."""
+        return self.resource.spec
+
+    @property
+    def owner_field(self) -> str | None:
+        """The column whose value is the owner's user id."""
+        return self.resource.owner_field
 
     @property
     def table(self) -> Any:
@@ -85,164 +101,87 @@ class Target:
         return self.table.c[self.mapper.primary_key[0].name]
 
     @property
+    def lookup(self) -> Any:
+        """The column items are looked up by (the primary key, or a unique column)."""
+        return self.table.c[self.resource.lookup.name]
+
+    @property
     def versioned(self) -> bool:
         """Tell whether rows carry a `version` (optimistic locking, ETag)."""
         return "version" in self.table.c
 
-    def id_param(self) -> Any:
-        """The `id` parameter."""
-        return bindparam("id", type_=self.pk.type)
-
-    def scope(self, scoped: bool) -> list[ColumnElement[bool]]:
-        """The owner condition of a caller who sees only their own rows."""
-        if not scoped or self.owner_field is None:
-            return []
-        column = self.table.c[self.owner_field]
-        return [column == bindparam("owner", type_=column.type)]
+    def key_param(self) -> Any:
+        """The `key` parameter: the item's lookup value from the path."""
+        return bindparam("key", type_=self.lookup.type)
 
     def version_of(self, columns: Any) -> Any:
         """The version column, or NULL for unversioned models."""
         return columns["version"] if self.versioned else null()
 
+    def scope(self, columns: Any, access: Access) -> list[ColumnElement[bool]]:
+        """The owner condition of a caller who sees only their own rows, and the parent's condition."""
+        found: list[ColumnElement[bool]] = []
+        if access.scoped and self.owner_field is not None:
+            column = columns[self.owner_field]
+            found.append(column == bindparam("owner", type_=column.type))
+        parent_column = self.resource.parent_column
+        if parent_column is not None:
+            found.append(columns[parent_column] == parent_key(self.resource, 0, access.parents))
+        return found
 
-def select_one(t: Target, includes: Sequence[str], *, scoped: bool) -> Select[Any]:
-    """`SELECT json, version FROM table WHERE id = $id [AND owner = $owner]`."""
-    table = t.table
-    body = json_object(t.mapper, t.read, table.c, includes)
-    return select(body, t.version_of(table.c)).where(t.pk == t.id_param(), *t.scope(scoped))
+    def item(self, columns: Any, access: Access) -> list[ColumnElement[bool]]:
+        """The conditions that find the item of the path, as this caller sees it."""
+        return [columns[self.lookup.name] == self.key_param(), *self.scope(columns, access)]
 
+    def allowed(self, columns: Any, access: Access) -> ColumnElement[bool]:
+        """The row rule of this request (true when there is none)."""
+        if access.rule is None:
+            return true()
+        return func.coalesce(access.rule.expression(self.mapper, columns), False)
 
-def select_page(t: Target, params: ListParams, *, scoped: bool) -> Select[Any]:
-    """One statement answering `{"items": [...], "total": n, "skip": s, "limit": l}`."""
-    table, spec = t.table, t.spec
-    conditions = [*where_clauses(params), *t.scope(scoped)]
-    skip = bindparam("skip", type_=Integer)
-    limit = bindparam("limit", type_=Integer)
-    page = (
-        select(table, *sort_columns(spec, params))
-        .where(*conditions)
-        .order_by(*order_by(spec, params))
-        .offset(skip)
-        .limit(limit)
-        .cte("page")
-    )
-    rows: Any = page
-    related: dict[str, ColumnElement[Any]] = {}
-    for name in params.includes:  # to-many includes: aggregated once for the page, joined to its rows
-        rel = t.mapper.relationships[name]
-        nested = related_schema(t.read.model_fields[name].annotation)
-        grouped = grouped_related_json(rel, nested, page) if rel.uselist and nested is not None else None
-        if grouped is not None:
-            sub, onclause = grouped
-            rows = rows.outerjoin(sub, onclause)
-            related[name] = page_json(sub.c["items"])
-    body = json_object(t.mapper, t.read, page.c, params.includes, related=related)
-    order = order_by(spec, params, page.c)
-    items = select(func.json_agg(aggregate_order_by(body, *order))).select_from(rows).scalar_subquery()
-    total = select(func.count()).select_from(table).where(*conditions).scalar_subquery()
-    return select(
-        func.json_build_object(
-            literal_column("'items'"),
-            page_json(items),
-            literal_column("'total'"),
-            total,
-            literal_column("'skip'"),
-            skip,
-            literal_column("'limit'"),
-            limit,
+    def json(
+        self,
+        columns: Any,
+        includes: Collection[str] = (),
+        *,
+        related: Mapping[str, ColumnElement[Any]] | None = None,
+        overrides: Mapping[str, ColumnElement[Any]] | None = None,
+        only: str | None = None,
+    ) -> ColumnElement[Any]:
+        """The JSON of one row (unwrapped), or of one field of it."""
+        return json_object(
+            self.mapper,
+            self.read,
+            columns,
+            includes,
+            related=related,
+            computed=self.resource.computed,
+            overrides=overrides,
+            only=only,
         )
-    )
+
+    def wrap(self, body: ColumnElement[Any]) -> ColumnElement[Any]:
+        """The item envelope around one row's JSON (`{"article": ...}`), if the resource has one."""
+        key = self.resource.envelope.item
+        return body if key is None else func.json_build_object(literal_column(f"'{key}'"), body)
 
 
-def _value(t: Target, key: str, value: Any) -> Any:
-    if isinstance(value, ColumnElement):
-        return value
-    return bindparam(f"v_{key}", value, type_=t.table.c[key].type)
+def parent_key(res: Resource, depth: int, parents: Sequence[bool]) -> Any:
+    """The key of the parent the path names (bind `p<depth>`), if the caller may see it, else NULL."""
+    parent = res.parent
+    rel = res.parent_relationship
+    assert parent is not None
+    assert rel is not None
+    ((_, remote),) = rel.local_remote_pairs
+    table = parent.mapper.local_table.alias(f"parent_{depth}")
+    lookup = table.c[parent.lookup.name]
+    conditions = [lookup == bindparam(f"p{depth}", type_=lookup.type)]
+    if depth < len(parents) and parents[depth] and parent.owner_field is not None:
+        column = table.c[parent.owner_field]
+        conditions.append(column == bindparam("owner", type_=column.type))
+    if parent.parent_column is not None:
+        conditions.append(table.c[parent.parent_column] == parent_key(parent, depth + 1, parents))
+    return select(table.c[remote.name]).where(*conditions).scalar_subquery()
 
 
-def _link_columns(rel: RelationshipProperty[Any]) -> tuple[Any, Any, Any]:
-    """Return (parent key column, link column to the parent, link column to the target)."""
-    (parent_col, link_parent), *_ = rel.synchronize_pairs
-    (_, link_target), *_ = rel.secondary_synchronize_pairs or ()
-    return parent_col, link_parent, link_target
-
-
-def _ids_param(key: str, rel: RelationshipProperty[Any], ids: Sequence[Any]) -> Any:
-    return bindparam(f"l_{key}", list(ids), type_=ARRAY(rel.mapper.primary_key[0].type))
-
-
-def insert_row(t: Target, data: Mapping[str, Any], links: Mapping[str, Sequence[Any]]) -> Any:
-    """INSERT ... RETURNING json, id, version; link rows (e.g. product_tags) in data-modifying CTEs."""
-    table = t.table
-    stmt = insert(table).values({k: _value(t, k, v) for k, v in data.items()})
-    if not links:
-        return stmt.returning(json_object(t.mapper, t.read, table.c), t.pk, t.version_of(table.c))
-    row = stmt.returning(*table.c).cte("row")
-    result = select(json_object(t.mapper, t.read, row.c), row.c[t.pk.name], t.version_of(row.c))
-    for key, ids in links.items():
-        rel = t.links[key].relationship
-        parent_col, link_parent, link_target = _link_columns(rel)
-        rows = select(row.c[parent_col.name], func.unnest(_ids_param(key, rel, ids))).distinct()
-        assert rel.secondary is not None
-        cte = (
-            insert(cast(Table, rel.secondary))
-            .from_select([link_parent.name, link_target.name], rows)
-            .cte(f"add_{key}")
-        )
-        result = result.add_cte(cte)
-    return result
-
-
-def update_row(
-    t: Target,
-    data: Mapping[str, Any],
-    links: Mapping[str, Sequence[Any]],
-    *,
-    scoped: bool,
-    check_version: bool,
-) -> Select[Any]:
-    """UPDATE ... RETURNING json, version, found: `found` tells 404 from 412 in the same snapshot."""
-    table = t.table
-    conditions = [t.pk == t.id_param(), *t.scope(scoped)]
-    matched = list(conditions)
-    if check_version:
-        matched.append(table.c.version == any_(bindparam("versions", type_=ARRAY(Integer))))
-    values = {k: _value(t, k, v) for k, v in data.items()}
-    if "updated_at" in table.c:
-        values["updated_at"] = func.now()
-    if t.versioned:
-        values["version"] = table.c.version + 1
-    row = update(table).where(*matched).values(values).returning(*table.c).cte("row")
-    body = select(json_object(t.mapper, t.read, row.c)).scalar_subquery()
-    version = select(t.version_of(row.c)).scalar_subquery()
-    found = exists().where(*conditions) if check_version else null()
-    result = select(body, version, found)
-    for key, ids in links.items():
-        rel = t.links[key].relationship
-        parent_col, link_parent, link_target = _link_columns(rel)
-        assert rel.secondary is not None
-        link = cast(Table, rel.secondary)
-        param = _ids_param(key, rel, ids)
-        gone = delete(link).where(
-            link.c[link_parent.name].in_(select(row.c[parent_col.name])),
-            link.c[link_target.name] != all_(param),
-        )
-        rows = select(row.c[parent_col.name], func.unnest(param)).distinct()
-        added = (
-            pg_insert(link).from_select([link_parent.name, link_target.name], rows).on_conflict_do_nothing()
-        )
-        result = result.add_cte(gone.cte(f"drop_{key}")).add_cte(added.cte(f"add_{key}"))
-    return result
-
-
-def delete_row(t: Target, *, scoped: bool, check_version: bool) -> Select[Any]:
-    """DELETE ... and say whether a row was deleted and whether it existed."""
-    table = t.table
-    conditions = [t.pk == t.id_param(), *t.scope(scoped)]
-    matched = list(conditions)
-    if check_version:
-        matched.append(table.c.version == any_(bindparam("versions", type_=ARRAY(Integer))))
-    row = delete(table).where(*matched).returning(t.pk).cte("row")
-    deleted = select(func.count()).select_from(row).scalar_subquery()
-    found = exists().where(*conditions) if check_version else null()
-    return select(deleted, found)
+__all__ = ["Access", "Compiled", "Target", "compile_statement", "parent_key"]

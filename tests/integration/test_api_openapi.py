@@ -64,3 +64,30 @@ def test_openapi_patch_says_when_the_body_depends_on_the_caller(schema: dict[str
     products = schema["paths"]["/products/{id}"]["patch"]
     assert "depends on the caller" in users["description"]
     assert "depends on the caller" not in products.get("description", "")
+
+
+def test_openapi_string_fields_say_nul_is_refused(schema: dict[str, Any]) -> None:
+    components = schema["components"]["schemas"]
+    assert components["ProductCreate"]["properties"]["name"]["pattern"] == "^[^\\u0000]*$"
+    sku = components["ProductCreate"]["properties"]["sku"]["anyOf"]
+    assert {"type": "string", "maxLength": 100, "pattern": "^[^\\u0000]*$"}.items() <= sku[0].items()
+    params = {p["name"]: p["schema"] for p in schema["paths"]["/products"]["get"]["parameters"]}
+    assert params["name__icontains"]["anyOf"][0]["pattern"] == "^[^\\u0000]*$"
+
+
+def test_openapi_update_of_not_null_column_does_not_advertise_null(schema: dict[str, Any]) -> None:
+    update = schema["components"]["schemas"]["ProductUpdate"]["properties"]
+    assert update["name"]["type"] == "string"  # optional, not nullable: the column is NOT NULL
+    assert "anyOf" not in update["name"]
+    assert {"type": "null"} in update["description"]["anyOf"]  # a nullable column may be cleared
+    assert "name" not in schema["components"]["schemas"]["ProductUpdate"].get("required", [])
+
+
+async def test_update_not_null_column_to_null_is_refused_by_the_schema(api: ApiClient, bearer: Any) -> None:
+    product = await api.conn.fetchval("INSERT INTO products (name, price) VALUES ('Lamp', 1) RETURNING id")
+    response = await api.patch(f"/products/{product}", json={"name": None}, headers=bearer(1, "staff"))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["body", "name"]
+    cleared = await api.patch(f"/products/{product}", json={"description": None}, headers=bearer(1, "staff"))
+    assert cleared.status_code == 200
+    assert await api.conn.fetchval("SELECT name FROM products WHERE id = $1", product) == "Lamp"

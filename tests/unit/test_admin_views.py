@@ -78,3 +78,11 @@ def test_resource_grants_staff_catalogue_only_like_the_api() -> None:
 def test_model_str_related_object_shows_name() -> None:
     assert str(Category(name="Garden")) == "Garden"
     assert str(BlogPost(id=3)) == "Blog post #3"
+
+
+def test_row_rule_grants_nothing_in_the_admin_site_but_to_its_roles() -> None:
+    from pgbe.admin.auth import allows
+    from pgbe.resources.permissions import caller_is
+
+    assert allows(caller_is("author"), "user") is False
+    assert allows(caller_is("author", roles=["staff"]), "staff") is True

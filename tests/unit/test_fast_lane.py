@@ -16,7 +16,10 @@ from starlette.testclient import TestClient
 from pgbe.errors import NotFoundError
 from pgbe.http.problems import install_problem_handlers
 from pgbe.resources.fast_lane import Pattern, ResourceFastLane, route_table
-from pgbe.resources.routes import positive_int4
+
+
+def positive_int4(raw: str) -> bool:
+    return raw.isascii() and raw.isdigit() and len(raw) <= 10
 
 
 def _any(raw: str) -> bool:

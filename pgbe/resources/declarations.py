@@ -1,0 +1,91 @@
+"""The parts of a resource declaration: its JSON envelopes, its views and its actions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pgbe.auth.permissions import Permission, authenticated
+from pgbe.query.computed import CallerIn, Computed
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """The keys around a resource's JSON; the default is today's shape.
+
+    `item` wraps one row (`{"article": {...}}`) in every answer that carries one, and `body` (by
+    default the same key) wraps request bodies. A list answer is an object with the rows under
+    `items` and, unless left out (None), the total, skip and limit under their keys:
+    `Envelope(item="article", items="articles", total="articlesCount", skip=None, limit=None)`.
+    `each="name"` lists the value of that field of each row instead of the row (`{"tags": ["a"]}`).
+    """
+
+    item: str | None = None
+    body: str | None = None
+    items: str = "items"
+    total: str | None = "total"
+    skip: str | None = "skip"
+    limit: str | None = "limit"
+    each: str | None = None
+
+    @property
+    def body_key(self) -> str | None:
+        """The key around request bodies."""
+        return self.body if self.body is not None else self.item
+
+    @property
+    def counts(self) -> bool:
+        """Tell whether lists carry a total (a count of every matching row)."""
+        return self.total is not None
+
+    @property
+    def default(self) -> bool:
+        """Tell whether this is today's shape (`Page[Read]`)."""
+        return self == Envelope()
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A list of the resource at its own path, with a condition on the caller: a feed.
+
+    `View("feed", where=CallerIn("author.followers"))` answers `GET /articles/feed` with the articles
+    whose author the caller follows; every list parameter works on it. `where` is a computed boolean
+    (or any `Computed`) of the row.
+    """
+
+    name: str
+    where: Computed
+    permission: Permission = authenticated
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """An extra endpoint on each item, answering the item's representation.
+
+    `Action("favorite", link="favorited_by")`: `POST /articles/{slug}/favorite` adds the caller to
+    the item's `favorited_by` (a many-to-many relationship to users), `DELETE` takes them out; each
+    is one statement, and computed fields over that relationship (the count, the caller's flag) answer
+    the new state. `values={...}` makes an update action instead (`POST .../publish` setting
+    `published=True`): column values or SQL expressions.
+    """
+
+    name: str
+    link: str | None = None
+    values: dict[str, Any] | None = None
+    permission: Permission = authenticated
+    description: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.link is None) == (self.values is None):
+            raise ValueError(f"action {self.name!r}: give either link= or values=")
+        if not self.name.replace("-", "_").isidentifier():
+            raise ValueError(f"action {self.name!r}: the name is a path segment (letters, digits, - and _)")
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The HTTP methods of the action: POST to link (or update), DELETE to unlink."""
+        return ("POST", "DELETE") if self.link is not None else ("POST",)
+
+
+__all__ = ["Action", "CallerIn", "Envelope", "View"]

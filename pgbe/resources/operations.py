@@ -1,0 +1,232 @@
+"""The operations of a registered resource: each route, what serves it and how OpenAPI shows it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, Field, create_model
+from starlette.responses import Response
+
+from pgbe.auth.permissions import Permission
+from pgbe.resources import endpoints, openapi
+from pgbe.resources.endpoints import Handler
+from pgbe.resources.fast_lane import Claim
+from pgbe.resources.requests import claim
+from pgbe.resources.runtime import ResourceRuntime
+
+T = TypeVar("T")
+AUTH = (401, 403)
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of rows and the number of rows matching the filters."""
+
+    items: list[T]
+    total: int = Field(description="Rows matching the filters, on every page")
+    skip: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One route of a resource, before it is added to a router: what serves it, how it is documented."""
+
+    name: str
+    path: str
+    method: str
+    handler: Handler
+    endpoint: Any
+    permission: Permission
+    claims: Mapping[str, Claim] = field(default_factory=dict)
+    scoped: bool = False  # callers see only their own rows (`pgbe routes` says so)
+    options: Mapping[str, Any] = field(default_factory=dict)  # response_model, status_code, ...
+
+
+def item_model(rt: ResourceRuntime) -> Any:
+    """The response model of one row: the Read schema, or its envelope (`{"article": ...}`)."""
+    res = rt.resource
+    key = res.envelope.item
+    if key is None:
+        return res.read
+    return create_model(f"{res.read.__name__}Item", pgbe_item=(res.read, Field(alias=key)))
+
+
+def page_model(rt: ResourceRuntime) -> Any:
+    """The response model of a list: `Page[Read]`, or the envelope's keys."""
+    res = rt.resource
+    envelope = res.envelope
+    if envelope.default:
+        return Page[res.read]  # type: ignore[name-defined]
+    row: Any = res.read
+    if envelope.each is not None:
+        row = res.read.model_fields[envelope.each].annotation
+    fields: dict[str, Any] = {"pgbe_items": (list[row], Field(alias=envelope.items))}
+    if envelope.total is not None:
+        fields["pgbe_total"] = (int, Field(alias=envelope.total, description="Rows matching the filters"))
+    if envelope.skip is not None:
+        fields["pgbe_skip"] = (int, Field(alias=envelope.skip))
+    if envelope.limit is not None:
+        fields["pgbe_limit"] = (int, Field(alias=envelope.limit))
+    return create_model(f"{res.read.__name__}List", **fields)
+
+
+def _claims(rt: ResourceRuntime, *, item: bool) -> dict[str, Claim]:
+    chain = rt.resource.chain if item else rt.resource.chain[:-1]
+    return {param: claim(res) for res, param in chain}
+
+
+def operations(rt: ResourceRuntime) -> list[Operation]:
+    """Every route of the resource, in the order the router must try them (views before items)."""
+    res, registry = rt.resource, rt.registry
+    spec, perms = res.spec, res.permissions
+    plural = res.model.__table__.name
+    scoped = res.owner_field is not None
+    limits = {"default_limit": registry.default_limit, "max_limit": registry.max_limit}
+    outer = openapi.collection_params(res)
+    keys = openapi.path_params(res)
+    collection, items = _claims(rt, item=False), _claims(rt, item=True)
+    by = "id" if res.lookup.primary_key else res.lookup_param
+    one, page = item_model(rt), page_model(rt)
+    ops: list[Operation] = []
+
+    def add(
+        name: str, path: str, method: str, handler: Handler, doc: tuple[str, str, list[Any]], **kw: Any
+    ) -> None:
+        ops.append(Operation(name, path, method, handler, openapi.documented(*doc), **kw))
+
+    list_doc = openapi.list_params(spec, **limits)
+    for view in res.views:
+        add(
+            f"view:{view.name}",
+            f"{res.path}/{view.name}",
+            "GET",
+            endpoints.view_handler(view),
+            (
+                f"list_{plural}_{view.name}",
+                view.description or f"List {plural}: {view.name}.",
+                [*outer, *list_doc],
+            ),
+            permission=view.permission,
+            claims=collection,
+            options={"response_model": page, "responses": openapi.problems(*AUTH, 404, 422, 503)},
+        )
+    if "list" in res.operations:
+        add(
+            "list",
+            res.path,
+            "GET",
+            endpoints.list_rows,
+            (f"list_{plural}", f"List {plural}: filter, sort, paginate.", [*outer, *list_doc]),
+            permission=perms.list_permission,
+            claims=collection,
+            scoped=scoped,
+            options={"response_model": page, "responses": openapi.problems(*AUTH, *_parent(rt), 422, 503)},
+        )
+    if "create" in res.operations and res.create_schema is not None:
+        add(
+            "create",
+            res.path,
+            "POST",
+            endpoints.create_row,
+            (
+                f"create_{plural}",
+                f"Create one of {plural}.",
+                [*outer, openapi.body(rt.body_of(res.create_schema))],
+            ),
+            permission=perms.create,
+            claims=collection,
+            options={
+                "status_code": 201,
+                "response_model": one,
+                "responses": openapi.problems(*AUTH, *_parent(rt), 409, 413, 415, 422, 503),
+            },
+        )
+    if "get" in res.operations:
+        add(
+            "get",
+            res.item_path,
+            "GET",
+            endpoints.get_row,
+            (f"get_{plural}", f"Get one of {plural} by {by}.", [*keys, *openapi.include_param(spec)]),
+            permission=perms.read,
+            claims=items,
+            scoped=scoped,
+            options={"response_model": one, "responses": openapi.problems(*AUTH, 404, 422, 503)},
+        )
+    if "update" in res.operations and res.update_schema is not None:
+        note = (
+            " The body shown is the widest one; which of its fields a caller may send depends on"
+            " the caller, and a field they may not change is a 422."
+            if res.update_schema_for is not None
+            else ""
+        )
+        body = openapi.body(rt.body_of(res.update_schema))
+        for i, method in enumerate(res.update_methods):
+            add(
+                "update",
+                res.item_path,
+                method,
+                endpoints.update_row_handler,
+                (
+                    f"update_{plural}" + (f"_{method.lower()}" if i else ""),
+                    f"Change some fields of one of {plural}." + note,
+                    [*keys, openapi.IF_MATCH, body],
+                ),
+                permission=perms.update,
+                claims=items,
+                scoped=scoped,
+                options={
+                    "response_model": one,
+                    "responses": openapi.problems(*AUTH, 404, 409, 412, 413, 415, 422, 428, 503),
+                },
+            )
+    if "delete" in res.operations:
+        add(
+            "delete",
+            res.item_path,
+            "DELETE",
+            endpoints.delete_row_handler,
+            (f"delete_{plural}", f"Delete one of {plural}.", [*keys, openapi.IF_MATCH]),
+            permission=perms.delete,
+            claims=items,
+            scoped=scoped,
+            options={
+                "status_code": 204,
+                "response_class": Response,
+                "responses": openapi.problems(*AUTH, 404, 409, 412, 422, 428, 503),
+            },
+        )
+    for action in res.actions:
+        for method in action.methods:
+            adding = method == "POST"
+            verb = action.name.replace("-", "_")
+            add(
+                f"action:{action.name}",
+                f"{res.item_path}/{action.name}",
+                method,
+                endpoints.action_handler(action, add=adding),
+                (
+                    f"{verb if adding else 'un' + verb}_{plural}",
+                    action.description
+                    or (
+                        f"{'Add the caller to' if adding else 'Take the caller out of'} the {action.link}"
+                        f" of one of {plural}."
+                        if action.link is not None
+                        else f"{action.name.capitalize()} one of {plural}."
+                    ),
+                    keys,
+                ),
+                permission=action.permission,
+                claims=items,
+                options={"response_model": one, "responses": openapi.problems(*AUTH, 404, 409, 422, 503)},
+            )
+    return ops
+
+
+def _parent(rt: ResourceRuntime) -> tuple[int, ...]:
+    return (404,) if rt.resource.parent is not None else ()
+
+
+__all__ = ["Operation", "Page", "item_model", "operations", "page_model"]

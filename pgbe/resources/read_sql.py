@@ -1,0 +1,79 @@
+"""The read statements of a resource: one row, and a page of rows with its total, each one statement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, literal_column, select, true
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+from pgbe.query.builder import order_by, sort_columns, where_clauses
+from pgbe.query.computed import Computed
+from pgbe.query.params import ListParams
+from pgbe.resources.json_sql import embedded, grouped_related_json, page_json, read_plan
+from pgbe.resources.statements import Access, Target, parent_key
+
+
+def select_one(t: Target, includes: Sequence[str], access: Access) -> Select[Any]:
+    """`SELECT json, version, allowed FROM table WHERE lookup = $key [AND owner] [AND parent]`."""
+    table = t.table
+    body = t.wrap(t.json(table.c, includes))
+    return select(body, t.version_of(table.c), t.allowed(table.c, access)).where(*t.item(table.c, access))
+
+
+def _key(name: str) -> ColumnElement[Any]:
+    return literal_column(f"'{name}'")
+
+
+def select_page(
+    t: Target, params: ListParams, access: Access, *, where: Computed | None = None
+) -> Select[Any]:
+    """One statement answering a page: `{"items": [...], "total": n, "skip": s, "limit": l}`.
+
+    The keys are the resource's envelope; `where` is a view's condition. The second column tells
+    whether the parent of a nested resource exists for the caller (true without a parent).
+    """
+    table, spec, envelope = t.table, t.spec, t.resource.envelope
+    conditions = [*where_clauses(params), *t.scope(table.c, access)]
+    if where is not None:
+        conditions.append(where.expression(t.mapper, table.c))
+    skip = bindparam("skip", type_=Integer)
+    limit = bindparam("limit", type_=Integer)
+    page = (
+        select(table, *sort_columns(spec, params))
+        .where(*conditions)
+        .order_by(*order_by(spec, params))
+        .offset(skip)
+        .limit(limit)
+        .cte("page")
+    )
+    rows: Any = page
+    related: dict[str, ColumnElement[Any]] = {}
+    plan = read_plan(t.mapper, t.read, t.resource.computed)
+    for field in embedded(plan, params.includes):  # to-many ones aggregated once for the page
+        rel, nested = field.relationship, field.nested
+        assert rel is not None
+        grouped = grouped_related_json(rel, nested, page) if rel.uselist and nested is not None else None
+        if grouped is not None:
+            sub, onclause = grouped
+            rows = rows.outerjoin(sub, onclause)
+            related[field.name] = page_json(sub.c["items"])
+    if envelope.each is not None:  # `{"tags": ["a", "b"]}`: one field of each row
+        body = t.json(page.c, params.includes, related=related, only=envelope.each)
+    else:
+        body = t.json(page.c, params.includes, related=related)
+    order = order_by(spec, params, page.c)
+    items = select(func.json_agg(aggregate_order_by(body, *order))).select_from(rows).scalar_subquery()
+    pairs: list[ColumnElement[Any]] = [_key(envelope.items), page_json(items)]
+    if envelope.total is not None:
+        total = select(func.count()).select_from(table).where(*conditions).scalar_subquery()
+        pairs += [_key(envelope.total), total]
+    if envelope.skip is not None:
+        pairs += [_key(envelope.skip), skip]
+    if envelope.limit is not None:
+        pairs += [_key(envelope.limit), limit]
+    found: Any = true()
+    if t.resource.parent is not None:
+        found = parent_key(t.resource, 0, access.parents).is_not(None)
+    return select(func.json_build_object(*pairs), found)

@@ -1,0 +1,143 @@
+"""What a generated handler reads from a request: path keys, the JSON body, If-Match, the caller."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pydantic
+from pydantic import BaseModel as Schema
+from sqlalchemy import BigInteger, Integer, SmallInteger, String
+from starlette.requests import Request
+
+from pgbe.auth.principal import Principal
+from pgbe.errors import (
+    AppError,
+    PreconditionFailedError,
+    PreconditionRequiredError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
+from pgbe.query.values import value_type
+from pgbe.resources.permissions import row_rule
+from pgbe.resources.resource import Resource
+from pgbe.resources.statements import Access
+
+JSON = "application/json"
+INT4_MAX = 2**31 - 1
+_ETAG = re.compile(r'\s*(?:W/)?"?(\d{1,10})"?\s*')
+KeyParser = Callable[[str], Any]
+
+
+def path_error(name: str, message: str, kind: str = "value_error") -> ValidationError:
+    """The 422 error of a bad path parameter."""
+    return ValidationError(
+        f"path.{name}: {message}", field=name, errors=[{"loc": ["path", name], "msg": message, "type": kind}]
+    )
+
+
+def key_parser(res: Resource, name: str) -> KeyParser:
+    """How the path parameter `name` of `res`'s items becomes a value of its lookup column."""
+    column = res.lookup
+    sa_type = column.type
+    if isinstance(sa_type, Integer):
+        bits = 16 if isinstance(sa_type, SmallInteger) else 64 if isinstance(sa_type, BigInteger) else 32
+        high, digits = 2 ** (bits - 1) - 1, len(str(2 ** (bits - 1)))
+        message = f"must be a positive {bits}-bit integer"
+
+        def integer(raw: str) -> int:
+            if not raw.isascii() or not raw.isdigit() or len(raw) > digits or not 1 <= int(raw) <= high:
+                raise path_error(name, message, "int_parsing")
+            return int(raw)
+
+        return integer
+    coerce = value_type(sa_type).coerce
+    length = sa_type.length if isinstance(sa_type, String) else None
+
+    def other(raw: str) -> Any:
+        if length is not None and len(raw) > length:
+            raise path_error(name, f"at most {length} characters", "string_too_long")
+        try:
+            return coerce(raw)
+        except (ValueError, TypeError) as exc:
+            raise path_error(name, str(exc) or "invalid value") from None
+
+    return other
+
+
+def claim(res: Resource) -> Callable[[str], bool]:
+    """Which path segments the fast lane takes for an item: digits for integer keys, any other text."""
+    if isinstance(res.lookup.type, Integer):
+        return lambda raw: raw.isascii() and raw.isdigit() and len(raw) <= 19
+    return bool
+
+
+def caller_values(
+    res: Resource, principal: Principal | None, permission: Any
+) -> tuple[dict[str, Any], Access]:
+    """The caller's bind values (`caller`, `owner`) and what they change in the statement's text."""
+    user = principal.user_id if principal is not None else None
+    values: dict[str, Any] = {"caller": user, "owner": user}
+    parents = []
+    parent = res.parent
+    while parent is not None:
+        parents.append(parent.scoped(principal))
+        parent = parent.parent
+    rule = row_rule(permission) if permission is not None else None
+    condition = rule.condition if rule is not None and not rule.exempt(principal) else None
+    return values, Access(scoped=res.scoped(principal), parents=tuple(parents), rule=condition)
+
+
+def check_content_type(request: Request) -> None:
+    """Refuse a body that is not declared as JSON (415): a form or text body is never parsed as JSON."""
+    content_type = request.headers.get("content-type")
+    media = (content_type or "").partition(";")[0].strip().lower()
+    if media == JSON or (media.startswith("application/") and media.endswith("+json")):
+        return
+    shown = media or "no Content-Type"
+    raise UnsupportedMediaTypeError(f"The body must be application/json, not {shown}")
+
+
+async def read_body(request: Request, schema: type[Schema] | None) -> dict[str, Any]:
+    """Validate the JSON body against `schema` (an envelope model or the body itself); 422 otherwise.
+
+    Returns the fields that were sent, and those whose default is not None, by attribute name.
+    """
+    if schema is None:
+        raise AppError("no schema for this method")
+    check_content_type(request)
+    raw = await request.body()
+    try:
+        obj = schema.model_validate_json(raw)
+    except pydantic.ValidationError as exc:
+        errors = [
+            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_input=False, include_context=False)
+        ]
+        first = errors[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ValidationError(f"{where}: {first['msg']}", errors=errors) from None
+    inner = getattr(obj, "pgbe_body", None)
+    if inner is not None:  # an envelope: `{"article": {...}}`
+        obj = inner
+    set_fields = obj.model_fields_set
+    return {k: v for k, v in obj.model_dump().items() if k in set_fields or v is not None}
+
+
+def if_match(res: Resource, versioned: bool, request: Request) -> list[int] | None:
+    """Return the versions If-Match accepts; None when any version will do."""
+    header = request.headers.get("if-match")
+    if header is None:
+        if res.require_if_match and versioned:
+            raise PreconditionRequiredError("This resource requires an If-Match header with its ETag")
+        return None
+    if header.strip() == "*" or not versioned:
+        return None
+    versions = []
+    for part in header.split(","):
+        match = _ETAG.fullmatch(part)
+        if match is None or int(match.group(1)) > INT4_MAX:
+            raise PreconditionFailedError("If-Match does not match the current version")
+        versions.append(int(match.group(1)))
+    return versions
