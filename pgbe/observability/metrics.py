@@ -2,7 +2,7 @@
 
 With several worker processes, each writes its samples to files in `PROMETHEUS_MULTIPROC_DIR` and a
 scrape adds them up (prometheus-client's multiprocess mode); the variable must be set before this
-module is imported, which `pgbe run` does (`prepare_multiprocess_dir`). The endpoint is never public:
+module is imported, which `pgbe run` does (`pgbe.observability.processes`). The endpoint is never public:
 `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>` (without a token the route does not
 exist), and `pgbe run` can serve it on a port of its own (`METRICS_PORT`).
 """
@@ -14,7 +14,6 @@ import hmac
 import os
 import re
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -29,7 +28,8 @@ from prometheus_client import (
 from starlette.requests import Request
 from starlette.responses import Response
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from pgbe.observability.processes import MULTIPROC_ENV
+
 UNMATCHED = "unmatched"  # the route label of requests no route took (404s): never the raw path
 
 # One histogram per route and status: its `_count` is the number of requests answered, its buckets
@@ -114,27 +114,6 @@ def metrics_endpoint(token: str) -> Callable[[Request], Awaitable[Response]]:
         return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return metrics
-
-
-def prepare_multiprocess_dir(workers: int) -> Path | None:
-    """Before starting `workers` processes: make sure the multiprocess directory exists and is empty.
-
-    Uses `PROMETHEUS_MULTIPROC_DIR` when set, else (more than one worker) a new temporary directory,
-    exported for the workers. Returns the directory, or None for a single in-process registry.
-    """
-    directory = os.environ.get(MULTIPROC_ENV)
-    if not directory and workers <= 1:
-        return None
-    if not directory:
-        import tempfile
-
-        directory = tempfile.mkdtemp(prefix="pgbe-metrics-")
-        os.environ[MULTIPROC_ENV] = directory
-    path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
-    for stale in path.glob("*.db"):  # samples of an earlier run would be added to this one's
-        stale.unlink()
-    return path
 
 
 _PID = re.compile(r"_(\d+)\.db$")

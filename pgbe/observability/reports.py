@@ -68,8 +68,7 @@ def configure_sentry(
         dsn=dsn,
         environment=environment,
         release=release,
-        send_default_pii=False,
-        max_request_body_size="never",
+        max_request_body_size="never",  # and no personal data: send_default_pii stays unset (off)
         include_local_variables=False,
         auto_enabling_integrations=False,  # the web integrations would attach the request
         # errors logged with a traceback (the unhandled-error handler's) become events; the rest
