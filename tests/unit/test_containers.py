@@ -29,21 +29,23 @@ def _tool(name: str) -> str:
     return found
 
 
+def _run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def _compose_check(path: Path) -> subprocess.CompletedProcess[str]:
+    return _run(_tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(path))
+
+
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_dockerfile_passes_hadolint(dockerfile: Path) -> None:
-    result = subprocess.run([_tool("hadolint"), str(dockerfile)], capture_output=True, text=True, check=False)
+    result = _run(_tool("hadolint"), str(dockerfile))
 
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_compose_file_matches_the_compose_specification() -> None:
-    command = [
-        _tool("check-jsonschema"),
-        "--builtin-schema",
-        "vendor.compose-spec",
-        str(ROOT / "compose.yaml"),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    result = _compose_check(ROOT / "compose.yaml")
 
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -124,3 +126,23 @@ def test_pgbouncer_entrypoint_config_serves_transaction_pooling() -> None:
         process.wait(10)
         shutil.rmtree(folder, ignore_errors=True)
         cluster.destroy()
+
+
+def test_new_project_gets_linted_dockerfiles_compose_and_executable_scripts(tmp_path: Path) -> None:
+    from pgbe.cli.new import write_project
+
+    target = tmp_path / "my-shop"
+    write_project(target)
+
+    for dockerfile in (target / "Dockerfile", target / "deploy" / "pgbouncer" / "Dockerfile"):
+        lint = _run(_tool("hadolint"), str(dockerfile))
+        assert lint.returncode == 0, lint.stdout
+    check = _compose_check(target / "compose.yaml")
+    assert check.returncode == 0, check.stdout
+    compose = yaml.safe_load((target / "compose.yaml").read_text())
+    assert compose["name"] == "my-shop"
+    assert compose["services"]["app"]["image"] == "my-shop:latest"
+    assert (target / ".dockerignore").exists()
+    for script in (target / "deploy").rglob("*.sh"):
+        assert os.access(script, os.X_OK), script
+    assert "{{" not in (target / "Dockerfile").read_text()
