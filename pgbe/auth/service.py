@@ -86,6 +86,9 @@ class Auth:
         limits = self._limits(email, client)
         wait = await self.throttle.retry_after(limits)
         if wait is not None:
+            from pgbe.observability.metrics import record_throttle
+
+            record_throttle("login")  # pgbe_throttle_events_total{kind="login"}
             raise TooManyRequestsError(
                 "Too many failed sign-ins; try again later", headers={"Retry-After": str(wait)}
             )
