@@ -27,7 +27,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from pgbe.auth.permissions import Permission
-from pgbe.resources import endpoints, openapi
+from pgbe.resources import endpoints, examples, openapi
 from pgbe.resources.fast_lane import Claim, ResourceFastLane
 from pgbe.resources.permissions import permission_name
 from pgbe.resources.registry import ResourceRegistry
@@ -115,10 +115,26 @@ class ResourceRoute(APIRoute):
         )
 
 
+def _examples(res: Resource, default_limit: int) -> dict[str, Any]:
+    """Example bodies of each operation's request and response, from the resource's schemas."""
+    read = examples.example(res.read)
+    found = {
+        "read": read,
+        "page": {"items": [read], "total": 1, "skip": 0, "limit": default_limit},
+    }
+    for name, schema in (("create", res.create_schema), ("update", res.update_schema)):
+        if schema is not None:
+            found[name] = examples.example(schema)
+    return found
+
+
 def _operations(rt: ResourceRuntime) -> list[Operation]:
     res, registry = rt.resource, rt.registry
     spec = res.spec
     plural = res.model.__table__.name
+    kind = "".join(part.capitalize() for part in plural.split("_"))  # names the sort/include enums
+    example = _examples(res, registry.default_limit)
+    etag = {"ETag": openapi.ETAG}
     item = f"{res.path}/{{id}}"
     ids = {"id": positive_int4}
     auth = (401, 403)
@@ -134,13 +150,14 @@ def _operations(rt: ResourceRuntime) -> list[Operation]:
             openapi.documented(
                 f"list_{plural}",
                 f"List {plural}: filter, sort, paginate.",
-                openapi.list_params(spec, **limits),
+                openapi.list_params(spec, name=kind, **limits),
             ),
             perms.list_permission,
             scoped=scoped,
             options={
                 "response_model": Page[res.read],  # type: ignore[name-defined]
-                "responses": openapi.problems(*auth, 422, 503),
+                "responses": {200: openapi.response(example=example["page"])}
+                | openapi.problems(*auth, 422, 503),
             },
         ),
         Operation(
@@ -149,12 +166,18 @@ def _operations(rt: ResourceRuntime) -> list[Operation]:
             "GET",
             endpoints.get_row,
             openapi.documented(
-                f"get_{plural}", f"Get one of {plural} by id.", [openapi.ID, *openapi.include_param(spec)]
+                f"get_{plural}",
+                f"Get one of {plural} by id.",
+                [openapi.ID, *openapi.include_param(spec, name=kind)],
             ),
             perms.read,
             ids,
             scoped=scoped,
-            options={"response_model": res.read, "responses": openapi.problems(*auth, 404, 422, 503)},
+            options={
+                "response_model": res.read,
+                "responses": {200: openapi.response(example=example["read"], headers=etag)}
+                | openapi.problems(*auth, 404, 422, 503),
+            },
         ),
     ]
     if res.create_schema is not None:
@@ -165,13 +188,20 @@ def _operations(rt: ResourceRuntime) -> list[Operation]:
                 "POST",
                 endpoints.create_row,
                 openapi.documented(
-                    f"create_{plural}", f"Create one of {plural}.", [openapi.body(res.create_schema)]
+                    f"create_{plural}",
+                    f"Create one of {plural}.",
+                    [openapi.body(res.create_schema, example["create"])],
                 ),
                 perms.create,
                 options={
                     "status_code": 201,
                     "response_model": res.read,
-                    "responses": openapi.problems(*auth, 409, 413, 415, 422, 503),
+                    "responses": {
+                        201: openapi.response(
+                            example=example["read"], headers={"Location": openapi.LOCATION, **etag}
+                        )
+                    }
+                    | openapi.problems(*auth, 409, 413, 415, 422, 503),
                 },
             )
         )
@@ -191,14 +221,15 @@ def _operations(rt: ResourceRuntime) -> list[Operation]:
                 openapi.documented(
                     f"update_{plural}",
                     f"Change some fields of one of {plural}." + caller_note,
-                    [openapi.ID, openapi.IF_MATCH, openapi.body(res.update_schema)],
+                    [openapi.ID, openapi.IF_MATCH, openapi.body(res.update_schema, example["update"])],
                 ),
                 perms.update,
                 ids,
                 scoped=scoped,
                 options={
                     "response_model": res.read,
-                    "responses": openapi.problems(*auth, 404, 409, 412, 413, 415, 422, 428, 503),
+                    "responses": {200: openapi.response(example=example["read"], headers=etag)}
+                    | openapi.problems(*auth, 404, 409, 412, 413, 415, 422, 428, 503),
                 },
             )
         )
@@ -243,14 +274,18 @@ def _add(router: APIRouter, rt: ResourceRuntime, operation: Operation) -> list[R
     endpoint.runtime = rt  # type: ignore[attr-defined]
     methods = [[operation.method], ["HEAD"]] if operation.method == "GET" else [[operation.method]]
     routes = []
+    # Stable operation ids (`products.list`): the names client generators give their functions.
+    operation_id = f"{rt.resource.model.__table__.name}.{operation.name}"
     for each in methods:
+        documented = each != ["HEAD"]
         router.add_api_route(
             operation.path,
             endpoint,
             methods=each,
             tags=list(rt.resource.tags),
             route_class_override=ResourceRoute,
-            include_in_schema=each != ["HEAD"],
+            include_in_schema=documented,
+            operation_id=operation_id if documented else f"{operation_id}.head",
             **operation.options,
         )
         route = router.routes[-1]
@@ -297,9 +332,26 @@ def _same_route(a: ResourceRoute, b: ResourceRoute) -> bool:
     return a is not b and a.path == b.path and bool(set(a.methods or ()) & set(b.methods or ()))
 
 
+def _tag_descriptions(app: FastAPI, registry: ResourceRegistry) -> None:
+    """Describe each resource's tag in the OpenAPI, unless the application describes it already."""
+    tags = list(app.openapi_tags or [])
+    named = {tag["name"] for tag in tags}
+    for rt in registry.runtimes:
+        res = rt.resource
+        doc = (res.model.__doc__ or "").strip().splitlines()
+        what = doc[0].rstrip(".") if doc else res.label
+        for name in res.tags:
+            if name not in named:
+                named.add(name)
+                description = f"{what}: list (filter, sort, paginate), get, create, change and delete."
+                tags.append({"name": name, "description": description})
+    app.openapi_tags = tags
+
+
 def install(app: FastAPI, registry: ResourceRegistry) -> None:
     """Serve generated routes through the fast lane and keep `registry` as `app.state.resources`."""
     app.state.resources = registry
+    _tag_descriptions(app, registry)
     if not any(m.cls is cast(Any, ResourceFastLane) for m in app.user_middleware):
         # innermost: every middleware of the application still sees the generated routes' requests
         app.user_middleware.append(Middleware(ResourceFastLane, fastapi=app))
