@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,13 +27,16 @@ def project(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str], Path]]:
     (folder / "app").symlink_to(ROOT / "app")
     (folder / "migrations").symlink_to(ROOT / "migrations")
     shutil.copy(ROOT / "alembic.ini", folder / "alembic.ini")
-    data_dir = tmp_path / "pgdata"
+    # A folder of its own under the temp dir: started by root, the server runs as `nobody`, which
+    # cannot enter pytest's tmp_path (mode 700) but is given this folder itself.
+    data_dir = Path(tempfile.mkdtemp(prefix="pgbe-cli-db-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DB_", "PGBE_TEST"))}
     env.update(EMBEDDED_DATA_DIR=str(data_dir), ENVIRONMENT="development")
     try:
         yield folder, env, data_dir
     finally:
         embedded.stop(data_dir)  # whatever happened in the test, no server is left running
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _pgbe(project: tuple[Path, dict[str, str], Path], *args: str, stdin: str | None = None) -> str:
