@@ -83,6 +83,32 @@ class PgbeSettings(BaseSettings):
     first_admin_email: str | None = None
     first_admin_password: SecretStr | None = None
 
+    # Operations (pgbe.observability): logs, metrics, traces, error reports, CORS, compression.
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="auto: readable text in development, one JSON object a line elsewhere."
+    )
+    log_level: str = "INFO"
+    access_log: bool = Field(default=True, description="One line per request (logger pgbe.access).")
+    slow_sql_ms: float = Field(
+        default=500.0, ge=0, description="Statements slower than this are logged; 0: off."
+    )
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token of GET /metrics; unset: the route answers 404."
+    )
+    metrics_port: int | None = Field(
+        default=None, description="`pgbe run` serves /metrics on this port too, on its own listener."
+    )
+    tracing_enabled: bool = Field(default=False, description="OpenTelemetry spans (extra pgbe[tracing]).")
+    sentry_dsn: SecretStr | None = Field(default=None, description="Report unhandled errors to Sentry.")
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0, le=1)
+    cors_origins: list[str] = Field(default_factory=list, description="Allowed origins; [] turns CORS off.")
+    cors_allow_credentials: bool = False
+    cors_max_age: int = Field(default=600, ge=0)
+    gzip_min_bytes: int = Field(
+        default=1024, ge=0, description="Compress responses at least this large (gzip); 0: off."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -34,8 +34,13 @@ def run(
     """Start the service (migrations applied first). Example: pgbe run --workers 2"""
     import uvicorn
 
+    from pgbe.observability.processes import prepare_server
+
     project = Project.find()
     settings = project.settings()
+    resolved_workers = None if reload else (workers or settings.workers)
+    resolved_host = host or settings.host
+    prepare_server(settings, workers=resolved_workers or 1, host=resolved_host)
     lease = None
     if not settings.database_url:
         from pgbe.db import embedded_lease
@@ -47,19 +52,20 @@ def run(
         from pgbe.cli.seed import seed_if_empty
 
         seed_if_empty(project)
-        resolved_host = host or settings.host
         resolved_port = port or settings.port
         typer.echo(f"serving on http://{resolved_host}:{resolved_port} (docs at /docs)")
         uvicorn.run(
             project.app_ref,
             host=resolved_host,
             port=resolved_port,
-            workers=None if reload else (workers or settings.workers),
+            workers=resolved_workers,
             reload=reload,
             app_dir=str(project.root),
             proxy_headers=True,
             timeout_graceful_shutdown=30,
-            log_level="info",
+            log_config=None,  # pgbe's handler (prepare_server), so the server's lines share the format
+            access_log=False,  # pgbe.access writes one line per request
+            log_level=settings.log_level.lower(),
             h11_max_incomplete_event_size=65_536,
         )
     finally:
