@@ -6,25 +6,43 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEFAULT_SECRET_KEY = "insecure-development-secret-change-me"  # noqa: S105 - refused outside development
 
 Environment = Literal["development", "test", "production", "staging"]
+ENV_FILE = ".env"
+
+
+def project_root(start: Path | None = None) -> Path | None:
+    """Return the project folder (alembic.ini beside app/) holding `start` (default: the working dir)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "alembic.ini").is_file() and (folder / "app").is_dir():
+            return folder
+    return None
 
 
 class PgbeSettings(BaseSettings):
     """Database, server and security settings read from the environment and `.env`."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore")
 
     environment: Environment = "development"
     project_name: str = "pgbe"
 
-    # Database. Unset: an embedded PostgreSQL (pgserver) keeps its data in `embedded_data_dir`.
+    # Database. Unset: an embedded PostgreSQL (pgbe[embedded]) keeps its data in `embedded_data_dir`.
     database_url: str | None = None
     database_replica_urls: list[str] = Field(default_factory=list)
+    # Embedded database (install): a relative folder is taken from the project root, whatever the
+    # working directory; started by root, the server runs as `embedded_user` (an existing account).
     embedded_data_dir: Path = Path(".pgbe/data")
+    embedded_user: str | None = None
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout: float = Field(default=5.0, gt=0)
@@ -90,6 +108,29 @@ class PgbeSettings(BaseSettings):
     gzip_min_bytes: int = Field(
         default=1024, ge=0, description="Compress responses at least this large (gzip); 0: off."
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read `.env` from the project root rather than the working directory (unless told a file)."""
+        root = project_root()
+        default = isinstance(dotenv_settings, DotEnvSettingsSource) and dotenv_settings.env_file == ENV_FILE
+        if default and root is not None:
+            dotenv_settings = DotEnvSettingsSource(settings_cls, env_file=root / ENV_FILE)
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="after")
+    def _anchor_embedded_data_dir(self) -> PgbeSettings:
+        root = project_root()
+        if root is not None and not self.embedded_data_dir.is_absolute():
+            self.embedded_data_dir = root / self.embedded_data_dir
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> PgbeSettings:

@@ -51,7 +51,7 @@ def resolve_url(settings: PgbeSettings) -> str:
     """Return the configured database URL, starting the embedded server when none is set."""
     if settings.database_url:
         return settings.database_url
-    return embedded.start(Path(settings.embedded_data_dir))
+    return embedded.start(Path(settings.embedded_data_dir), run_as=settings.embedded_user)
 
 
 def with_driver(url: str | URL, driver: str) -> URL:
@@ -66,7 +66,7 @@ def libpq_dsn(url: str | URL) -> str:
 
 
 def describe(url: str | URL) -> str:
-    """Return the URL without its password, for logs (an empty password, as pgserver's, is left out)."""
+    """Return the URL without its password, for logs (an empty password is left out)."""
     plain = with_driver(url, "")
     if not plain.password:
         plain = plain._replace(password=None)
