@@ -16,6 +16,7 @@ from pgbe.auth.tokens import TokenCodec
 from pgbe.auth.users import get_user, get_user_by_email, set_password_hash
 from pgbe.db.database import Database
 from pgbe.errors import TooManyRequestsError, UnauthorizedError
+from pgbe.observability.context import note_user
 from pgbe.settings import PgbeSettings
 
 BAD_CREDENTIALS = "Incorrect email or password"
@@ -56,7 +57,9 @@ class Auth:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise UnauthorizedError("Expected a Bearer token")
-        return self.codec.decode_access(token.strip())
+        principal = self.codec.decode_access(token.strip())
+        note_user(principal.user_id)  # the request's log line names its caller
+        return principal
 
     def _limits(self, email: str, client: str) -> list[Limit]:
         s = self.settings
@@ -83,6 +86,9 @@ class Auth:
         limits = self._limits(email, client)
         wait = await self.throttle.retry_after(limits)
         if wait is not None:
+            from pgbe.observability.metrics import record_throttle
+
+            record_throttle("login")  # pgbe_throttle_events_total{kind="login"}
             raise TooManyRequestsError(
                 "Too many failed sign-ins; try again later", headers={"Retry-After": str(wait)}
             )

@@ -7,13 +7,15 @@ come from the operator table (`pgbe.query.operators`), the same rows the parser 
 
 from __future__ import annotations
 
+import enum
+import functools
 import inspect
 import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Header, Path, Query
-from pydantic import BaseModel
+from fastapi import Body, Header, Path, Query
+from pydantic import BaseModel, StringConstraints
 from sqlalchemy import BigInteger, Integer, SmallInteger, String
 
 from pgbe.http.problems import problem_docs
@@ -69,17 +71,34 @@ def _choice(names: Iterable[str]) -> str:
     return "(" + "|".join(re.escape(name) for name in names) + ")"
 
 
-def include_param(spec: QuerySpec) -> list[inspect.Parameter]:
+def choices(name: str, values: Iterable[str]) -> type[enum.Enum]:
+    """A string enum of `values`, named `name` in the OpenAPI (client generators make a type of it)."""
+    return _choices(name, tuple(values))
+
+
+@functools.cache
+def _choices(name: str, values: tuple[str, ...]) -> type[enum.Enum]:
+    # one class per name and values: the list and the get route share one OpenAPI component
+    return enum.Enum(name, [(value, value) for value in values], type=str)  # type: ignore[return-value]
+
+
+def _one_or_list(values: type[enum.Enum], pattern: str) -> Any:
+    """One value of the enum, or a comma-separated list of them (a string matching `pattern`)."""
+    return values | Annotated[str, StringConstraints(pattern=pattern)]
+
+
+def include_param(spec: QuerySpec, *, name: str = "") -> list[inspect.Parameter]:
     """The `include` parameter, when the resource has embeddable relationships."""
     if not spec.includes:
         return []
     allowed = ", ".join(spec.includes)
+    values = choices(f"{name}Include", spec.includes)
     query = Query(
         alias=spec.public_name("include"),
-        description=f"Related data to embed, comma-separated: {allowed}",
-        pattern=_csv_pattern(_choice(spec.includes)),
+        description=f"Related data to embed: one of {allowed}, or several, comma-separated",
     )
-    return [param("include", Annotated[str | None, query], None)]
+    annotation = _one_or_list(values, _csv_pattern(_choice(spec.includes)))
+    return [param("include", Annotated[annotation | None, query], None)]
 
 
 def filter_params(spec: QuerySpec) -> list[inspect.Parameter]:
@@ -99,27 +118,10 @@ def filter_params(spec: QuerySpec) -> list[inspect.Parameter]:
     return params
 
 
-def list_params(spec: QuerySpec, *, default_limit: int, max_limit: int) -> list[inspect.Parameter]:
-    """`skip`, `limit`, `sort`, `include` and every filter of a list route."""
-    sortable = ", ".join(spec.sort)
-    sort = (
-        []
-        if not spec.sort
-        else [
-            param(
-                "sort",
-                Annotated[
-                    str | None,
-                    Query(
-                        alias=spec.public_name("sort"),
-                        description=f"Comma-separated fields, `-` for descending. Allowed: {sortable}",
-                        pattern=_csv_pattern("-?" + _choice(spec.sort)),
-                    ),
-                ],
-                None,
-            ),
-        ]
-    )
+def list_params(
+    spec: QuerySpec, *, name: str = "", default_limit: int, max_limit: int
+) -> list[inspect.Parameter]:
+    """`skip`, `limit`, `sort`, `include` and every filter of a list route (`name` prefixes the enums)."""
     return [
         param(
             "skip",
@@ -135,10 +137,27 @@ def list_params(spec: QuerySpec, *, default_limit: int, max_limit: int) -> list[
             ],
             default_limit,
         ),
-        *sort,
-        *include_param(spec),
+        *sort_param(spec, name=name),
+        *include_param(spec, name=name),
         *filter_params(spec),
     ]
+
+
+def sort_param(spec: QuerySpec, *, name: str = "") -> list[inspect.Parameter]:
+    """The `sort` parameter, when the resource has sortable fields."""
+    if not spec.sort:
+        return []
+    sortable = ", ".join(spec.sort)
+    sort_values = choices(f"{name}Sort", [v for field in spec.sort for v in (field, f"-{field}")])
+    sort_type = _one_or_list(sort_values, _csv_pattern("-?" + _choice(spec.sort)))
+    query = Query(
+        alias=spec.public_name("sort"),
+        description=(
+            "A field to sort on, `-` first for descending, or several, comma-separated"
+            f" (the first sorts first). Allowed: {sortable}"
+        ),
+    )
+    return [param("sort", Annotated[sort_type | None, query], None)]
 
 
 def path_params(res: Resource) -> list[inspect.Parameter]:
@@ -148,14 +167,8 @@ def path_params(res: Resource) -> list[inspect.Parameter]:
         column = owner.lookup
         sa_type = column.type
         if isinstance(sa_type, Integer):
-            high = (
-                2**15 - 1
-                if isinstance(sa_type, SmallInteger)
-                else 2**63 - 1
-                if isinstance(sa_type, BigInteger)
-                else INT4_MAX
-            )
-            params.append(param(name, Annotated[int, Path(ge=1, le=high)]))
+            bits = 16 if isinstance(sa_type, SmallInteger) else 64 if isinstance(sa_type, BigInteger) else 32
+            params.append(param(name, Annotated[int, Path(ge=1, le=2 ** (bits - 1) - 1)]))
             continue
         python = value_type(sa_type).python
         length = sa_type.length if isinstance(sa_type, String) else None
@@ -182,6 +195,30 @@ IF_MATCH = param(
 )
 
 
-def body(schema: type[BaseModel]) -> inspect.Parameter:
-    """The request body."""
-    return param("body", schema)
+def body(schema: type[BaseModel], example: dict[str, Any] | None = None) -> inspect.Parameter:
+    """The request body, with an example."""
+    if example is None:
+        return param("body", schema)
+    examples = {"example": {"summary": f"A {schema.__name__}", "value": example}}
+    return param("body", Annotated[schema, Body(openapi_examples=examples)])  # type: ignore[arg-type]
+
+
+def header(description: str) -> dict[str, Any]:
+    """The OpenAPI of a response header holding a string."""
+    return {"description": description, "schema": {"type": "string"}}
+
+
+ETAG = header('The version of the row, for If-Match (`"7"`)')
+LOCATION = header("The path of the created row")
+
+
+def response(
+    *, example: Any = None, headers: dict[str, Any] | None = None, media_type: str = "application/json"
+) -> dict[str, Any]:
+    """An OpenAPI response entry adding an example and headers to what FastAPI documents."""
+    entry: dict[str, Any] = {}
+    if example is not None:
+        entry["content"] = {media_type: {"example": example}}
+    if headers:
+        entry["headers"] = headers
+    return entry

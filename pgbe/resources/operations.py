@@ -10,9 +10,10 @@ from pydantic import BaseModel, Field, create_model
 from starlette.responses import Response
 
 from pgbe.auth.permissions import Permission
-from pgbe.resources import endpoints, openapi
+from pgbe.resources import endpoints, examples, openapi
 from pgbe.resources.endpoints import Handler
 from pgbe.resources.fast_lane import Claim
+from pgbe.resources.json_sql import read_plan
 from pgbe.resources.requests import claim
 from pgbe.resources.runtime import ResourceRuntime
 
@@ -77,11 +78,39 @@ def _claims(rt: ResourceRuntime, *, item: bool) -> dict[str, Claim]:
     return {param: claim(res) for res, param in chain}
 
 
+def _examples(rt: ResourceRuntime) -> dict[str, Any]:
+    """Example bodies of each operation's request and response, from the schemas and the envelope."""
+    res = rt.resource
+    envelope = res.envelope
+    read = examples.example(res.read)
+    row: Any = read
+    if envelope.each is not None:
+        row = read.get(
+            next(f.key for f in read_plan(res.mapper, res.read, res.computed) if f.name == envelope.each)
+        )
+    page: dict[str, Any] = {envelope.items: [row]}
+    for key, value in ((envelope.total, 1), (envelope.skip, 0), (envelope.limit, rt.registry.default_limit)):
+        if key is not None:
+            page[key] = value
+    found = {"read": read if envelope.item is None else {envelope.item: read}, "page": page}
+    body_key = envelope.body_key
+    for name, schema in (("create", res.create_schema), ("update", res.update_schema)):
+        if schema is not None:
+            body = examples.example(schema)
+            found[name] = body if body_key is None else {body_key: body}
+    return found
+
+
 def operations(rt: ResourceRuntime) -> list[Operation]:
-    """Every route of the resource, in the order the router must try them (views before items)."""
+    """Every route of the resource, in the order the router must try them (views before items).
+
+    Each operation's name is unique in the resource: with the table it makes the stable OpenAPI
+    operation id (`posts.list`, `posts.like`, `posts.unlike`, `posts.feed`).
+    """
     res, registry = rt.resource, rt.registry
     spec, perms = res.spec, res.permissions
     plural = res.model.__table__.name
+    kind = "".join(part.capitalize() for part in plural.split("_"))  # names the sort/include enums
     scoped = res.owner_field is not None
     limits = {"default_limit": registry.default_limit, "max_limit": registry.max_limit}
     outer = openapi.collection_params(res)
@@ -89,6 +118,9 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
     collection, items = _claims(rt, item=False), _claims(rt, item=True)
     by = "id" if res.lookup.primary_key else res.lookup_param
     one, page = item_model(rt), page_model(rt)
+    example = _examples(rt)
+    etag = {"ETag": openapi.ETAG}
+    read_ok = {200: openapi.response(example=example["read"], headers=etag)}
     ops: list[Operation] = []
 
     def add(
@@ -96,10 +128,11 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
     ) -> None:
         ops.append(Operation(name, path, method, handler, openapi.documented(*doc), **kw))
 
-    list_doc = openapi.list_params(spec, **limits)
+    list_doc = openapi.list_params(spec, name=kind, **limits)
+    page_ok = {200: openapi.response(example=example["page"])}
     for view in res.views:
         add(
-            f"view:{view.name}",
+            view.name,
             f"{res.path}/{view.name}",
             "GET",
             endpoints.view_handler(view),
@@ -110,7 +143,7 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
             ),
             permission=view.permission,
             claims=collection,
-            options={"response_model": page, "responses": openapi.problems(*AUTH, 404, 422, 503)},
+            options={"response_model": page, "responses": page_ok | openapi.problems(*AUTH, 404, 422, 503)},
         )
     if "list" in res.operations:
         add(
@@ -122,9 +155,15 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
             permission=perms.list_permission,
             claims=collection,
             scoped=scoped,
-            options={"response_model": page, "responses": openapi.problems(*AUTH, *_parent(rt), 422, 503)},
+            options={
+                "response_model": page,
+                "responses": page_ok | openapi.problems(*AUTH, *_parent(rt), 422, 503),
+            },
         )
     if "create" in res.operations and res.create_schema is not None:
+        created = {
+            201: openapi.response(example=example["read"], headers={"Location": openapi.LOCATION, **etag})
+        }
         add(
             "create",
             res.path,
@@ -133,14 +172,14 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
             (
                 f"create_{plural}",
                 f"Create one of {plural}.",
-                [*outer, openapi.body(rt.body_of(res.create_schema))],
+                [*outer, openapi.body(rt.body_of(res.create_schema), example["create"])],
             ),
             permission=perms.create,
             claims=collection,
             options={
                 "status_code": 201,
                 "response_model": one,
-                "responses": openapi.problems(*AUTH, *_parent(rt), 409, 413, 415, 422, 503),
+                "responses": created | openapi.problems(*AUTH, *_parent(rt), 409, 413, 415, 422, 503),
             },
         )
     if "get" in res.operations:
@@ -149,11 +188,15 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
             res.item_path,
             "GET",
             endpoints.get_row,
-            (f"get_{plural}", f"Get one of {plural} by {by}.", [*keys, *openapi.include_param(spec)]),
+            (
+                f"get_{plural}",
+                f"Get one of {plural} by {by}.",
+                [*keys, *openapi.include_param(spec, name=kind)],
+            ),
             permission=perms.read,
             claims=items,
             scoped=scoped,
-            options={"response_model": one, "responses": openapi.problems(*AUTH, 404, 422, 503)},
+            options={"response_model": one, "responses": read_ok | openapi.problems(*AUTH, 404, 422, 503)},
         )
     if "update" in res.operations and res.update_schema is not None:
         note = (
@@ -162,10 +205,10 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
             if res.update_schema_for is not None
             else ""
         )
-        body = openapi.body(rt.body_of(res.update_schema))
+        body = openapi.body(rt.body_of(res.update_schema), example["update"])
         for i, method in enumerate(res.update_methods):
             add(
-                "update",
+                "update" + (f".{method.lower()}" if i else ""),
                 res.item_path,
                 method,
                 endpoints.update_row_handler,
@@ -179,7 +222,7 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
                 scoped=scoped,
                 options={
                     "response_model": one,
-                    "responses": openapi.problems(*AUTH, 404, 409, 412, 413, 415, 422, 428, 503),
+                    "responses": read_ok | openapi.problems(*AUTH, 404, 409, 412, 413, 415, 422, 428, 503),
                 },
             )
     if "delete" in res.operations:
@@ -202,25 +245,25 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
         for method in action.methods:
             adding = method == "POST"
             verb = action.name.replace("-", "_")
+            name = verb if adding else f"un{verb}"
+            what = (
+                f"{'Add the caller to' if adding else 'Take the caller out of'} the {action.link}"
+                f" of one of {plural}."
+                if action.link is not None
+                else f"{action.name.capitalize()} one of {plural}."
+            )
             add(
-                f"action:{action.name}",
+                name,
                 f"{res.item_path}/{action.name}",
                 method,
                 endpoints.action_handler(action, add=adding),
-                (
-                    f"{verb if adding else 'un' + verb}_{plural}",
-                    action.description
-                    or (
-                        f"{'Add the caller to' if adding else 'Take the caller out of'} the {action.link}"
-                        f" of one of {plural}."
-                        if action.link is not None
-                        else f"{action.name.capitalize()} one of {plural}."
-                    ),
-                    keys,
-                ),
+                (f"{name}_{plural}", action.description or what, keys),
                 permission=action.permission,
                 claims=items,
-                options={"response_model": one, "responses": openapi.problems(*AUTH, 404, 409, 422, 503)},
+                options={
+                    "response_model": one,
+                    "responses": read_ok | openapi.problems(*AUTH, 404, 409, 422, 503),
+                },
             )
     return ops
 

@@ -101,14 +101,18 @@ def _add(router: APIRouter, rt: ResourceRuntime, operation: Operation) -> list[R
     endpoint.runtime = rt
     methods = [[operation.method], ["HEAD"]] if operation.method == "GET" else [[operation.method]]
     routes = []
+    # Stable operation ids (`products.list`): the names client generators give their functions.
+    operation_id = f"{rt.resource.model.__table__.name}.{operation.name}"
     for each in methods:
+        documented = each != ["HEAD"]
         router.add_api_route(
             operation.path,
             endpoint,
             methods=each,
             tags=list(rt.resource.tags),
             route_class_override=ResourceRoute,
-            include_in_schema=each != ["HEAD"],
+            include_in_schema=documented,
+            operation_id=operation_id if documented else f"{operation_id}.head",
             **operation.options,
         )
         route = router.routes[-1]
@@ -155,9 +159,35 @@ def _same_route(a: ResourceRoute, b: ResourceRoute) -> bool:
     return a is not b and a.path == b.path and bool(set(a.methods or ()) & set(b.methods or ()))
 
 
+_WORDS = {"list": "list (filter, sort, paginate)", "get": "get", "create": "create", "update": "change"}
+
+
+def _offered(res: Resource) -> str:
+    """What a resource offers, in words: `list (filter, sort, paginate), get, create, change and delete`."""
+    words = [_WORDS.get(op, op) for op in res.operations]
+    words += [f"{view.name} (a list)" for view in res.views] + [action.name for action in res.actions]
+    return ", ".join(words[:-1]) + f" and {words[-1]}" if len(words) > 1 else "".join(words)
+
+
+def _tag_descriptions(app: FastAPI, registry: ResourceRegistry) -> None:
+    """Describe each resource's tag in the OpenAPI, unless the application describes it already."""
+    tags = list(app.openapi_tags or [])
+    named = {tag["name"] for tag in tags}
+    for rt in registry.runtimes:
+        res = rt.resource
+        doc = (res.model.__doc__ or "").strip().splitlines()
+        what = doc[0].rstrip(".") if doc else res.label
+        for name in res.tags:
+            if name not in named:
+                named.add(name)
+                tags.append({"name": name, "description": f"{what}: {_offered(res)}."})
+    app.openapi_tags = tags
+
+
 def install(app: FastAPI, registry: ResourceRegistry) -> None:
     """Serve generated routes through the fast lane and keep `registry` as `app.state.resources`."""
     app.state.resources = registry
+    _tag_descriptions(app, registry)
     if not any(m.cls is cast(Any, ResourceFastLane) for m in app.user_middleware):
         # innermost: every middleware of the application still sees the generated routes' requests
         app.user_middleware.append(Middleware(ResourceFastLane, fastapi=app))
