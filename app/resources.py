@@ -18,7 +18,7 @@ from app.schemas.category import CategoryCreate, CategoryRead, CategoryUpdate
 from app.schemas.product import ProductCreate, ProductRead, ProductUpdate
 from app.schemas.profile import ProfileCreate, ProfileRead, ProfileUpdate
 from app.schemas.tag import TagCreate, TagRead, TagUpdate
-from app.schemas.user import UserAdminUpdate, UserCreate, UserRead, UserUpdate
+from app.schemas.user import UserAdminUpdate, UserCreate, UserRead, UserSelfUpdate
 from pgbe.auth.passwords import hash_password
 from pgbe.auth.permissions import authenticated, has_role, public
 from pgbe.auth.principal import Principal
@@ -96,7 +96,8 @@ def _changed_user(data: dict[str, Any], principal: Principal | None) -> dict[str
 
 
 def _user_update_schema(principal: Principal | None) -> type[Schema]:
-    return UserAdminUpdate if principal is not None and principal.role == "admin" else UserUpdate
+    # a user's own email changes through POST /auth/email, which asks for the current password
+    return UserAdminUpdate if principal is not None and principal.role == "admin" else UserSelfUpdate
 
 
 users = Resource(

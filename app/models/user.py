@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, CheckConstraint, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import BaseModel
+from pgbe.auth.schema import email_index
 from pgbe.models import VersionedMixin
 
 if TYPE_CHECKING:
@@ -36,5 +37,6 @@ class User(VersionedMixin, BaseModel):
         uselist=False, back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
-    __table_args__ = (CheckConstraint(f"role IN {ROLES!r}", name="role"),)
+    # One account per email up to case and compatibility forms (fullwidth letters), on every write path.
+    __table_args__ = (CheckConstraint(f"role IN {ROLES!r}", name="role"), email_index())
     __repr_fields__ = ("id", "email", "role")

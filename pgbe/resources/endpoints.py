@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement
 from starlette.requests import Request
 from starlette.responses import Response
 
+from pgbe.auth.guard import guard_values, session_ended, session_guard
 from pgbe.auth.principal import Principal
 from pgbe.db.errors import translate
 from pgbe.errors import (
@@ -99,6 +100,32 @@ def _owner_values(res: Resource, principal: Principal | None, values: dict[str, 
     return scoped
 
 
+def _guard_values(principal: Principal | None, values: dict[str, Any]) -> bool:
+    """Bind the session guard of a signed-in caller; tell whether the statement carries it."""
+    if principal is None:
+        return False
+    values.update(guard_values(principal))
+    return True
+
+
+def _guard(guarded: bool) -> ColumnElement[bool] | None:
+    return session_guard() if guarded else None
+
+
+async def _on_primary(
+    res: Resource, request: Request, compiled: Compiled, values: Mapping[str, Any]
+) -> asyncpg.Record | None:
+    """Ask a read whose guard failed once more on the primary, when it may have run on a replica.
+
+    A replica may not have the caller's session yet (a sign-in a moment ago); revocations are
+    seen by replicas within their lag, and by the primary at once.
+    """
+    if not _registry(res).database.replicas:
+        return None
+    row: asyncpg.Record | None = await _fetchrow(res, request, compiled, values, read=False)
+    return row
+
+
 async def list_rows(res: Resource, request: Request) -> Response:
     """GET /things: a page of rows with the total count."""
     registry = _registry(res)
@@ -112,10 +139,16 @@ async def list_rows(res: Resource, request: Request) -> Response:
     )
     values = params.bind_values()
     scoped = _owner_values(res, principal, values)
+    guarded = _guard_values(principal, values)
     compiled = res.statement(
-        ("list", params.shape, scoped), lambda: select_page(res.target, params, scoped=scoped)
+        ("list", params.shape, scoped, guarded),
+        lambda: select_page(res.target, params, scoped=scoped, guard=_guard(guarded)),
     )
     row = await _fetchrow(res, request, compiled, values, read=True)
+    if row is None:
+        row = await _on_primary(res, request, compiled, values)
+    if row is None:
+        raise session_ended()
     return Response(row[0], media_type=JSON)
 
 
@@ -128,11 +161,17 @@ async def get_row(res: Resource, request: Request) -> Response:
     includes = res.includes_of(request.scope["query_string"])
     values: dict[str, Any] = {"id": pk}
     scoped = _owner_values(res, principal, values)
+    guarded = _guard_values(principal, values)
     compiled = res.statement(
-        ("get", includes, scoped), lambda: select_one(res.target, includes, scoped=scoped)
+        ("get", includes, scoped, guarded),
+        lambda: select_one(res.target, includes, scoped=scoped, guard=_guard(guarded)),
     )
     row = await _fetchrow(res, request, compiled, values, read=True)
-    if row is None:
+    if guarded and not row[2]:
+        row = await _on_primary(res, request, compiled, values)
+        if row is None or not row[2]:
+            raise session_ended()
+    if row is None or row[0] is None:
         raise _not_found(res, pk)
     headers = {"ETag": f'"{row[1]}"'} if row[1] is not None else None
     return Response(row[0], media_type=JSON, headers=headers)
@@ -216,9 +255,15 @@ async def create_row(res: Resource, request: Request) -> Response:
     data, links = _split(res, await _hook(res.before_create, data, principal))
     _set_owner(res, data, principal)
     _python_defaults(res, data)
-    key = ("create", tuple(sorted(data)), tuple(sorted(links)))
-    compiled = _write_statement(res, key, data, lambda: insert_row(res.target, data, links))
-    row = await _fetchrow(res, request, compiled, _write_values(data, links), read=False)
+    values = _write_values(data, links)
+    guarded = _guard_values(principal, values)
+    key = ("create", tuple(sorted(data)), tuple(sorted(links)), guarded)
+    compiled = _write_statement(
+        res, key, data, lambda: insert_row(res.target, data, links, guard=_guard(guarded))
+    )
+    row = await _fetchrow(res, request, compiled, values, read=False)
+    if row is None:  # only a guarded insert returns no row
+        raise session_ended()
     headers = {"Location": f"{res.path}/{row[1]}"}
     if row[2] is not None:
         headers["ETag"] = f'"{row[2]}"'
@@ -257,11 +302,19 @@ async def update_row_handler(res: Resource, request: Request) -> Response:
     if check:
         values["versions"] = versions
     scoped = _owner_values(res, principal, values)
-    key = ("update", tuple(sorted(data)), tuple(sorted(links)), scoped, check)
+    guarded = _guard_values(principal, values)
+    key = ("update", tuple(sorted(data)), tuple(sorted(links)), scoped, check, guarded)
     compiled = _write_statement(
-        res, key, data, lambda: update_row(res.target, data, links, scoped=scoped, check_version=check)
+        res,
+        key,
+        data,
+        lambda: update_row(
+            res.target, data, links, scoped=scoped, check_version=check, guard=_guard(guarded)
+        ),
     )
-    body, version, found = await _fetchrow(res, request, compiled, values, read=False)
+    body, version, found, allowed = await _fetchrow(res, request, compiled, values, read=False)
+    if guarded and not allowed:
+        raise session_ended()
     if body is None:
         if found:
             raise PreconditionFailedError(f"{res.label} {pk} has changed; fetch it again")
@@ -281,10 +334,14 @@ async def delete_row_handler(res: Resource, request: Request) -> Response:
     if check:
         values["versions"] = versions
     scoped = _owner_values(res, principal, values)
+    guarded = _guard_values(principal, values)
     compiled = res.statement(
-        ("delete", scoped, check), lambda: delete_row(res.target, scoped=scoped, check_version=check)
+        ("delete", scoped, check, guarded),
+        lambda: delete_row(res.target, scoped=scoped, check_version=check, guard=_guard(guarded)),
     )
-    deleted, found = await _fetchrow(res, request, compiled, values, read=False)
+    deleted, found, allowed = await _fetchrow(res, request, compiled, values, read=False)
+    if guarded and not allowed:
+        raise session_ended()
     if not deleted:
         if found:
             raise PreconditionFailedError(f"{res.label} {pk} has changed; fetch it again")
