@@ -1,4 +1,4 @@
-"""One account per email up to case and compatibility forms, every write path; own email needs the password."""
+"""One account per email up to case and compatibility forms, on every write path."""
 
 from __future__ import annotations
 
