@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 WORKERS ?= 1
 
-.PHONY: run test lint bench bench-replica migrate check-migrations clean scaleout-deps
+.PHONY: run test lint bench bench-replica migrate check-migrations clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,12 +15,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/pgbe run --workers $(WORKERS)
 
-test: $(STAMP) scaleout-deps
+test: $(STAMP)
 	$(BIN)/pytest
-
-# PostgreSQL server binaries and PgBouncer for the scale-out tests (apt-get as root when missing).
-scaleout-deps:
-	tests/scaleout/ensure_packages.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy pgbe app && $(BIN)/pgbe db lint
@@ -32,13 +28,13 @@ migrate: $(STAMP)
 check-migrations: $(STAMP)
 	$(BIN)/pgbe db lint && $(BIN)/pgbe db check
 
-bench: $(STAMP) scaleout-deps
+bench: $(STAMP)
 	bench/ensure_wrk.sh
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.replica
 
 # GET cases served by a streaming replica beside the primary alone (starts its own cluster).
-bench-replica: $(STAMP) scaleout-deps
+bench-replica: $(STAMP)
 	$(BIN)/python -m bench.replica
 
 clean:

@@ -28,6 +28,7 @@ from pgbe.http.orm_json import register_orm_encoder
 from pgbe.http.problems import install_problem_handlers
 from pgbe.http.replicas import ReadYourWritesMiddleware, replica_readiness
 from pgbe.migrations import head_revisions
+from pgbe.observability import install as install_observability
 from pgbe.resources import ResourceRegistry, register
 from pgbe.runtime import freeze_startup_objects
 
@@ -78,7 +79,8 @@ def create_app() -> FastAPI:
     app.add_middleware(
         BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, body_timeout=settings.http_body_timeout
     )
-    app.add_middleware(CancelOnDisconnectMiddleware)  # outermost: sees the client before anything else
+    app.add_middleware(CancelOnDisconnectMiddleware)  # sees the client before the others
+    install_observability(app, settings=settings, database=database)  # outermost: ids, logs, metrics
     checks = {"database": _database_ready, "schema": _schema_ready, "replicas": replica_readiness(database)}
     app.include_router(health_router(checks))
     # auth routes are included here

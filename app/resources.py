@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from anyio import to_thread
 from pydantic import BaseModel as Schema
-from sqlalchemy import func
 
-from app.controllers.category import category_controller
-from app.controllers.product import product_controller
-from app.controllers.profile import profile_controller
-from app.controllers.tag import tag_controller
-from app.controllers.user import user_controller
 from app.models import Category, Product, Profile, Tag, User
 from app.schemas.category import CategoryCreate, CategoryRead, CategoryUpdate
 from app.schemas.product import ProductCreate, ProductRead, ProductUpdate
 from app.schemas.profile import ProfileCreate, ProfileRead, ProfileUpdate
 from app.schemas.tag import TagCreate, TagRead, TagUpdate
 from app.schemas.user import UserAdminUpdate, UserCreate, UserRead, UserSelfUpdate
-from pgbe.auth.passwords import hash_password
 from pgbe.auth.permissions import authenticated, has_role, public
 from pgbe.auth.principal import Principal
 from pgbe.resources import Permissions, Resource
@@ -36,7 +26,6 @@ own_rows = Permissions(read=authenticated, create=authenticated, update=authenti
 
 categories = Resource(
     Category,
-    controller=category_controller,
     create=CategoryCreate,
     update=CategoryUpdate,
     read=CategoryRead,
@@ -47,7 +36,6 @@ categories = Resource(
 
 products = Resource(
     Product,
-    controller=product_controller,
     create=ProductCreate,
     update=ProductUpdate,
     read=ProductRead,
@@ -68,7 +56,6 @@ products = Resource(
 
 tags = Resource(
     Tag,
-    controller=tag_controller,
     create=TagCreate,
     update=TagUpdate,
     read=TagRead,
@@ -78,23 +65,6 @@ tags = Resource(
 )
 
 
-async def _new_user(data: dict[str, Any], principal: Principal | None) -> dict[str, Any]:
-    del principal
-    data["hashed_password"] = await to_thread.run_sync(hash_password, data.pop("password"))
-    data["full_name"] = f"{data['first_name']} {data['last_name']}"
-    return data
-
-
-def _changed_user(data: dict[str, Any], principal: Principal | None) -> dict[str, Any]:
-    del principal
-    if "first_name" in data or "last_name" in data:
-        table = User.__table__
-        first = data.get("first_name", table.c.first_name)
-        last = data.get("last_name", table.c.last_name)
-        data["full_name"] = func.concat(first, " ", last)
-    return data
-
-
 def _user_update_schema(principal: Principal | None) -> type[Schema]:
     # a user's own email changes through POST /auth/email, which asks for the current password
     return UserAdminUpdate if principal is not None and principal.role == "admin" else UserSelfUpdate
@@ -102,7 +72,6 @@ def _user_update_schema(principal: Principal | None) -> type[Schema]:
 
 users = Resource(
     User,
-    controller=user_controller,
     create=UserCreate,
     update=UserAdminUpdate,
     read=UserRead,
@@ -116,14 +85,11 @@ users = Resource(
         delete=authenticated,
     ),
     owner_field="id",
-    before_create=_new_user,
-    before_update=_changed_user,
     update_schema_for=_user_update_schema,
 )
 
 profiles = Resource(
     Profile,
-    controller=profile_controller,
     create=ProfileCreate,
     update=ProfileUpdate,
     read=ProfileRead,

@@ -63,7 +63,7 @@ def choose_server() -> tuple[str, Path | None, str]:
     if _reachable(LOCAL_SERVICE):
         return LOCAL_SERVICE, None, "local service 127.0.0.1:5432"
     folder = Path(tempfile.mkdtemp(prefix="pgbe-bench-pg-"))
-    return embedded.start(folder, persistent=False), folder, "embedded PostgreSQL (pgserver)"
+    return embedded.start(folder, persistent=False), folder, f"embedded PostgreSQL {embedded.version()}"
 
 
 def create() -> BenchDatabase:

@@ -30,6 +30,8 @@ from bench import dataset
 from bench.cases import CASES, Case
 from bench.load import LoadResult, ensure_wrk, run_wrk
 from bench.servers import Running, Stack, free_port, serve
+from pgbe.db import embedded
+from pgbe.db.embedded_account import server_account
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "tests" / "scaleout"
@@ -38,16 +40,19 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 @contextmanager
 def scaleout_cluster() -> Iterator[tuple[int, int]]:
-    """Start primary + replica (+ PgBouncer) on free ports; yield (primary port, replica port)."""
-    subprocess.run(["bash", str(SCRIPTS / "ensure_packages.sh")], check=True)
+    """Start primary + replica (the embedded PostgreSQL's programs) on free ports; yield their ports."""
     directory = Path(tempfile.mkdtemp(prefix="pgbe-bench-scaleout-"))
-    primary, replica, bouncer = free_port(), free_port(), free_port()
+    account = server_account(directory, None)
+    if account is not None:
+        os.chown(directory, account.uid, account.gid)
+    primary, replica = free_port(), free_port()
     env = {
         **os.environ,
         "SCALEOUT_DIR": str(directory),
+        "PG_BIN": str(embedded.bin_dir()),
+        "RUN_AS": account.name if account else "",
         "PRIMARY_PORT": str(primary),
         "REPLICA_PORT": str(replica),
-        "BOUNCER_PORT": str(bouncer),
     }
     try:
         subprocess.run(["bash", str(SCRIPTS / "scaleout_up.sh")], env=env, check=True)

@@ -10,9 +10,10 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import DeclarativeBase, Session, selectinload
 
 from pgbe.db.transactions import commit_or_flush
-from pgbe.errors import NotFoundError
-from pgbe.naming import label, singularize
+from pgbe.errors import ConflictError, NotFoundError
+from pgbe.naming import label
 from pgbe.query import ListParams, QuerySpec, order_by, where_clauses
+from pgbe.writes import Link, ModelWrites, writes_for
 
 ModelType = TypeVar("ModelType", bound=DeclarativeBase)
 CreateSchemaType = TypeVar("CreateSchemaType", bound=Schema)
@@ -20,10 +21,21 @@ UpdateSchemaType = TypeVar("UpdateSchemaType", bound=Schema)
 
 
 class BaseController(Generic[ModelType, CreateSchemaType, UpdateSchemaType]):
-    """Create, read, update and delete rows of one model with a sync Session."""
+    """Create, read, update and delete rows of one model with a sync Session.
+
+    Writes follow the model's write rules (`pgbe.writes`), as generated endpoints and the admin site
+    do: its hooks run, managed columns are refused, `<relation>_ids` lists set many-to-many links
+    (a missing target is a ConflictError naming the field). Keys of a dict that are neither columns
+    nor links are ignored.
+    """
 
     def __init__(self, model: type[ModelType]) -> None:
         self.model = model
+
+    @property
+    def writes(self) -> ModelWrites:
+        """The model's write rules."""
+        return writes_for(self.model)
 
     @property
     def label(self) -> str:
@@ -79,8 +91,9 @@ class BaseController(Generic[ModelType, CreateSchemaType, UpdateSchemaType]):
     def create(self, db: Session, *, obj_in: CreateSchemaType | Mapping[str, Any]) -> ModelType:
         """Insert a row from a schema or dict, commit (or flush inside `atomic`) and return it."""
         data = obj_in.model_dump() if isinstance(obj_in, Schema) else dict(obj_in)
-        db_obj = self.model(**self._column_values(data))
-        self._apply_relations(db, db_obj, data)
+        columns, links = self._prepare(obj_in, data, create=True)
+        db_obj = self.model(**columns)
+        self._apply_links(db, db_obj, links)
         db.add(db_obj)
         commit_or_flush(db)
         db.refresh(db_obj)
@@ -95,9 +108,10 @@ class BaseController(Generic[ModelType, CreateSchemaType, UpdateSchemaType]):
     ) -> ModelType:
         """Change only the fields that were set, commit (or flush inside `atomic`) and return the row."""
         data = obj_in.model_dump(exclude_unset=True) if isinstance(obj_in, Schema) else dict(obj_in)
-        for key, value in self._column_values(data).items():
+        columns, links = self._prepare(obj_in, data, create=False)
+        for key, value in columns.items():
             setattr(db_obj, key, value)
-        self._apply_relations(db, db_obj, data)
+        self._apply_links(db, db_obj, links)
         db.add(db_obj)
         commit_or_flush(db)
         db.refresh(db_obj)
@@ -110,19 +124,26 @@ class BaseController(Generic[ModelType, CreateSchemaType, UpdateSchemaType]):
         commit_or_flush(db)
         return obj
 
-    def _column_values(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        columns = {c.key for c in self.model.__mapper__.column_attrs}
-        return {k: v for k, v in data.items() if k in columns}
+    def _prepare(
+        self, obj_in: Schema | Mapping[str, Any], data: dict[str, Any], *, create: bool
+    ) -> tuple[dict[str, Any], dict[str, tuple[Link, list[Any]]]]:
+        """Run the model's hook, then split columns from links (managed columns refused)."""
+        writes = self.writes
+        links = writes.links(type(obj_in)) if isinstance(obj_in, Schema) else writes.all_links()
+        data = writes.prepare(data, None, create=create)
+        columns, values = writes.split(data, links, ignore_unknown=True)
+        return columns, {key: (links[key], ids) for key, ids in values.items()}
 
-    def _apply_relations(self, db: Session, db_obj: ModelType, data: Mapping[str, Any]) -> None:
+    def _apply_links(
+        self, db: Session, db_obj: ModelType, links: Mapping[str, tuple[Link, list[Any]]]
+    ) -> None:
         """Set many-to-many collections given as `<relation>_ids` lists (e.g. `tag_ids`)."""
-        for rel in self.model.__mapper__.relationships:
-            key = f"{singularize(rel.key)}_ids"
-            if rel.uselist and rel.secondary is not None and key in data and data[key] is not None:
-                target = rel.mapper.class_
-                ids = list(dict.fromkeys(data[key]))
-                rows = db.scalars(select(target).where(target.__mapper__.primary_key[0].in_(ids))).all()
-                if len(rows) != len(ids):
-                    missing = sorted(set(ids) - {r.id for r in rows})
-                    raise NotFoundError(f"{label(target.__name__)} not found: {missing}", field=key)
-                setattr(db_obj, rel.key, list(rows))
+        for key, (link, ids) in links.items():
+            rel = link.relationship
+            target = rel.mapper.class_
+            by = getattr(target, link.by)
+            rows = db.scalars(select(target).where(by.in_(ids))).all()
+            if len(rows) != len(ids):
+                missing = sorted(set(ids) - {getattr(r, link.by) for r in rows})
+                raise ConflictError(f"{label(target.__name__)} not found: {missing}", field=key)
+            setattr(db_obj, rel.key, list(rows))

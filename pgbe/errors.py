@@ -73,6 +73,12 @@ class PayloadTooLargeError(AppError):
     type_slug = "payload-too-large"
 
 
+class UnsupportedMediaTypeError(AppError):
+    status_code = 415
+    title = "Unsupported Media Type"
+    type_slug = "unsupported-media-type"
+
+
 class ValidationError(AppError):
     status_code = 422
     title = "Unprocessable Content"

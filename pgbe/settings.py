@@ -6,25 +6,43 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEFAULT_SECRET_KEY = "insecure-development-secret-change-me"  # noqa: S105 - refused outside development
 
 Environment = Literal["development", "test", "production", "staging"]
+ENV_FILE = ".env"
+
+
+def project_root(start: Path | None = None) -> Path | None:
+    """Return the project folder (alembic.ini beside app/) holding `start` (default: the working dir)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "alembic.ini").is_file() and (folder / "app").is_dir():
+            return folder
+    return None
 
 
 class PgbeSettings(BaseSettings):
     """Database, server and security settings read from the environment and `.env`."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore")
 
     environment: Environment = "development"
     project_name: str = "pgbe"
 
-    # Database. Unset: an embedded PostgreSQL (pgserver) keeps its data in `embedded_data_dir`.
+    # Database. Unset: an embedded PostgreSQL (pgbe[embedded]) keeps its data in `embedded_data_dir`.
     database_url: str | None = None
     database_replica_urls: list[str] = Field(default_factory=list)
+    # Embedded database (install): a relative folder is taken from the project root, whatever the
+    # working directory; started by root, the server runs as `embedded_user` (an existing account).
     embedded_data_dir: Path = Path(".pgbe/data")
+    embedded_user: str | None = None
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout: float = Field(default=5.0, gt=0)
@@ -64,6 +82,55 @@ class PgbeSettings(BaseSettings):
     login_window_seconds: int = Field(default=900, ge=1, description="Throttling window for failed sign-ins.")
     first_admin_email: str | None = None
     first_admin_password: SecretStr | None = None
+
+    # Operations (pgbe.observability): logs, metrics, traces, error reports, CORS, compression.
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="auto: readable text in development, one JSON object a line elsewhere."
+    )
+    log_level: str = "INFO"
+    access_log: bool = Field(default=True, description="One line per request (logger pgbe.access).")
+    slow_sql_ms: float = Field(
+        default=500.0, ge=0, description="Statements slower than this are logged; 0: off."
+    )
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token of GET /metrics; unset: the route answers 404."
+    )
+    metrics_port: int | None = Field(
+        default=None, description="`pgbe run` serves /metrics on this port too, on its own listener."
+    )
+    tracing_enabled: bool = Field(default=False, description="OpenTelemetry spans (extra pgbe[tracing]).")
+    sentry_dsn: SecretStr | None = Field(default=None, description="Report unhandled errors to Sentry.")
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0, le=1)
+    cors_origins: list[str] = Field(default_factory=list, description="Allowed origins; [] turns CORS off.")
+    cors_allow_credentials: bool = False
+    cors_max_age: int = Field(default=600, ge=0)
+    gzip_min_bytes: int = Field(
+        default=1024, ge=0, description="Compress responses at least this large (gzip); 0: off."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read `.env` from the project root rather than the working directory (unless told a file)."""
+        root = project_root()
+        default = isinstance(dotenv_settings, DotEnvSettingsSource) and dotenv_settings.env_file == ENV_FILE
+        if default and root is not None:
+            dotenv_settings = DotEnvSettingsSource(settings_cls, env_file=root / ENV_FILE)
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="after")
+    def _anchor_embedded_data_dir(self) -> PgbeSettings:
+        root = project_root()
+        if root is not None and not self.embedded_data_dir.is_absolute():
+            self.embedded_data_dir = root / self.embedded_data_dir
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> PgbeSettings:

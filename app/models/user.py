@@ -2,19 +2,49 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, CheckConstraint, String, false, text
+from sqlalchemy import Boolean, CheckConstraint, String, false, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import BaseModel
+from pgbe.auth.passwords import hash_password
+from pgbe.auth.principal import Principal
 from pgbe.auth.schema import email_index
 from pgbe.models import VersionedMixin
+from pgbe.writes import WriteRules
 
 if TYPE_CHECKING:
     from app.models.profile import Profile
 
 ROLES = ("admin", "staff", "user")
+
+
+def _store_password_hash(data: dict[str, Any]) -> None:
+    password = data.pop("password", None)
+    if password is not None:
+        data["hashed_password"] = hash_password(password)
+
+
+def _new_user(data: dict[str, Any], principal: Principal | None) -> dict[str, Any]:
+    """Store the password's hash, never the password; the full name is the two names."""
+    del principal
+    _store_password_hash(data)
+    data["full_name"] = f"{data['first_name']} {data['last_name']}"
+    return data
+
+
+def _changed_user(data: dict[str, Any], principal: Principal | None) -> dict[str, Any]:
+    """Hash a new password; keep the full name in step with whichever name changes."""
+    del principal
+    _store_password_hash(data)
+    if "first_name" in data or "last_name" in data:
+        table = User.__table__
+        first = data.get("first_name", table.c.first_name)
+        last = data.get("last_name", table.c.last_name)
+        both = isinstance(first, str) and isinstance(last, str)
+        data["full_name"] = f"{first} {last}" if both else func.concat(first, " ", last)
+    return data
 
 
 class User(VersionedMixin, BaseModel):
@@ -40,3 +70,4 @@ class User(VersionedMixin, BaseModel):
     # One account per email up to case and compatibility forms (fullwidth letters), on every write path.
     __table_args__ = (CheckConstraint(f"role IN {ROLES!r}", name="role"), email_index())
     __repr_fields__ = ("id", "email", "role")
+    __write_rules__ = WriteRules(before_create=_new_user, before_update=_changed_user, blocking=True)

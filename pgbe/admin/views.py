@@ -15,6 +15,7 @@ from wtforms import Form, PasswordField, ValidationError, validators
 
 from pgbe.auth.passwords import hash_password, password_problems
 from pgbe.naming import label
+from pgbe.writes import writes_for
 
 HASH_COLUMN = "hashed_password"
 HIDDEN = frozenset({HASH_COLUMN})
@@ -44,7 +45,22 @@ def _sortable(mapper: Mapper[Any], resource: Any, hidden: frozenset[str]) -> lis
     return [n for n in resource.spec.sort if n in columns]
 
 
-class PasswordView(ModelView):
+class RulesView(ModelView):
+    """A view that writes rows by the model's write rules (`pgbe.writes`), as the API does."""
+
+    async def on_model_change(
+        self, data: dict[str, Any], model: Any, is_created: bool, request: Request
+    ) -> None:
+        """Run the model's hook on the form's fields before they are set on the row."""
+        del model, request
+        writes = writes_for(self.model)
+        if writes.hook(create=is_created) is not None:
+            changed = await run_in_threadpool(writes.prepare, dict(data), None, create=is_created)
+            data.clear()
+            data.update(changed)
+
+
+class PasswordView(RulesView):
     """A view of a model with a password hash: a password field, required to create, kept when empty.
 
     The password is checked against the policy and stored hashed; the hash itself is never shown.
@@ -64,12 +80,12 @@ class PasswordView(ModelView):
         self, data: dict[str, Any], model: Any, is_created: bool, request: Request
     ) -> None:
         """Store a new password as its hash; refuse a new account without one."""
-        del request
         password = data.pop("password", None)
         if password:
             setattr(model, HASH_COLUMN, await run_in_threadpool(hash_password, password))
         elif is_created:
             raise ValueError("A new account needs a password")
+        await super().on_model_change(data, model, is_created, request)
 
 
 def _password_policy(form: Form, field: PasswordField) -> None:
@@ -118,7 +134,7 @@ def model_view(
     def body(namespace: dict[str, Any]) -> None:
         namespace.update(attrs)
 
-    bases = (PasswordView,) if has_password else (ModelView,)
+    bases = (PasswordView,) if has_password else (RulesView,)
     view: type[ModelView] = types.new_class(f"{cls.__name__}Admin", bases, {"model": cls}, body)
     view.identity = cls.__table__.name  # URLs like the API's: /admin/products/list
     return view

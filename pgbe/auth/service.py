@@ -18,6 +18,7 @@ from pgbe.auth.tokens import TokenCodec
 from pgbe.auth.users import email_identity, get_user, get_user_by_email, set_password_hash
 from pgbe.db.database import Database
 from pgbe.errors import TooManyRequestsError, UnauthorizedError
+from pgbe.observability.context import note_user
 from pgbe.settings import PgbeSettings
 
 BAD_CREDENTIALS = "Incorrect email or password"
@@ -62,7 +63,9 @@ class Auth:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise UnauthorizedError("Expected a Bearer token")
-        return self.codec.decode_access(token.strip())
+        principal = self.codec.decode_access(token.strip())
+        note_user(principal.user_id)  # the request's log line names its caller
+        return principal
 
     async def verified_principal(self, request: Request) -> Principal | None:
         """Return the caller after checking the session guard (one query); 401 when it fails."""
@@ -112,6 +115,9 @@ class Auth:
         """Count this attempt before any password is checked; 429 when a limit is used up."""
         wait = await self.throttle.reserve(limits)
         if wait is not None:
+            from pgbe.observability.metrics import record_throttle
+
+            record_throttle("login")  # pgbe_throttle_events_total{kind="login"}
             raise TooManyRequestsError(
                 "Too many failed sign-ins; try again later", headers={"Retry-After": str(wait)}
             )

@@ -13,7 +13,7 @@ from alembic import command
 from alembic.util import CommandError
 
 from pgbe.cli.output import fail
-from pgbe.db import embedded
+from pgbe.db import embedded, embedded_lease
 from pgbe.db.database import describe, libpq_dsn, resolve_url
 from pgbe.migrations import alembic_config
 from pgbe.project import Project
@@ -29,7 +29,8 @@ def _data_dir(project: Project) -> Path:
 def start() -> None:
     """Start the embedded PostgreSQL (data in .pgbe/data). Example: pgbe db start"""
     project = Project.find()
-    url = embedded.start(_data_dir(project))
+    url = embedded.start(_data_dir(project), run_as=project.settings().embedded_user)
+    embedded_lease.forget(_data_dir(project))  # started on purpose: no `pgbe run` stops it
     typer.echo(f"embedded PostgreSQL running: {describe(url)}")
 
 
@@ -37,6 +38,7 @@ def start() -> None:
 def stop() -> None:
     """Stop the embedded PostgreSQL. Example: pgbe db stop"""
     project = Project.find()
+    embedded_lease.forget(_data_dir(project))
     if embedded.stop(_data_dir(project)):
         typer.echo("embedded PostgreSQL stopped")
     else:
@@ -66,12 +68,11 @@ def url() -> None:
 def psql() -> None:
     """Open psql on the project's database. Example: pgbe db psql"""
     project = Project.find()
-    dsn = libpq_dsn(resolve_url(project.settings()))
-    binary = shutil.which("psql")
-    if binary is None:
-        import pgserver
-
-        binary = str(Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql")
+    settings = project.settings()
+    dsn = libpq_dsn(resolve_url(settings))
+    # The embedded server's own psql; for a configured server, the one on PATH if any.
+    found = shutil.which("psql") if settings.database_url else None
+    binary = found or str(embedded.binary("psql"))
     os.execvp(binary, [binary, dsn])  # noqa: S606 - replaces the CLI with psql on purpose
 
 

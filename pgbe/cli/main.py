@@ -34,39 +34,58 @@ def run(
     """Start the service (migrations applied first). Example: pgbe run --workers 2"""
     import uvicorn
 
+    from pgbe.observability.processes import prepare_server
+
     project = Project.find()
     settings = project.settings()
-    if migrate:
-        db.ensure_database_ready(project)
-    from pgbe.cli.seed import seed_if_empty
-
-    seed_if_empty(project)
+    resolved_workers = None if reload else (workers or settings.workers)
     resolved_host = host or settings.host
-    resolved_port = port or settings.port
-    typer.echo(f"serving on http://{resolved_host}:{resolved_port} (docs at /docs)")
-    uvicorn.run(
-        project.app_ref,
-        host=resolved_host,
-        port=resolved_port,
-        workers=None if reload else (workers or settings.workers),
-        reload=reload,
-        app_dir=str(project.root),
-        proxy_headers=True,
-        timeout_graceful_shutdown=30,
-        log_level="info",
-        h11_max_incomplete_event_size=65_536,
-    )
+    prepare_server(settings, workers=resolved_workers or 1, host=resolved_host)
+    lease = None
+    if not settings.database_url:
+        from pgbe.db import embedded_lease
+
+        lease = embedded_lease.acquire(settings.embedded_data_dir, run_as=settings.embedded_user)
+    try:
+        if migrate:
+            db.ensure_database_ready(project)
+        from pgbe.cli.seed import seed_if_empty
+
+        seed_if_empty(project)
+        resolved_port = port or settings.port
+        typer.echo(f"serving on http://{resolved_host}:{resolved_port} (docs at /docs)")
+        uvicorn.run(
+            project.app_ref,
+            host=resolved_host,
+            port=resolved_port,
+            workers=resolved_workers,
+            reload=reload,
+            app_dir=str(project.root),
+            proxy_headers=True,
+            timeout_graceful_shutdown=30,
+            log_config=None,  # pgbe's handler (prepare_server), so the server's lines share the format
+            access_log=False,  # pgbe.access writes one line per request
+            log_level=settings.log_level.lower(),
+            h11_max_incomplete_event_size=65_536,
+        )
+    finally:
+        if lease is not None:
+            typer.echo(lease.release())
 
 
 def main() -> None:
     """Entry point of the console script: expected failures print one line and exit 1."""
     from sqlalchemy.exc import OperationalError
 
+    from pgbe.db.embedded_account import EmbeddedError
     from pgbe.project import ProjectNotFoundError
 
     try:
         app()
     except ProjectNotFoundError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise SystemExit(1) from None
+    except EmbeddedError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise SystemExit(1) from None
     except OperationalError as exc:

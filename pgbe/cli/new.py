@@ -65,8 +65,9 @@ def write_project(target: Path) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(render(source.read_text(), values))
         written.append(path)
-    ci = target / ".ci" / "run"
-    ci.chmod(ci.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    executables = [target / ".ci" / "run", *(p for p in written if p.suffix == ".sh")]  # + deploy/ scripts
+    for script in executables:
+        script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return written
 
 
@@ -74,7 +75,7 @@ def write_project(target: Path) -> list[Path]:
 def new_project(
     folder: Annotated[Path, typer.Argument(help="Folder to create (must not exist, or be empty)")],
 ) -> None:
-    """Create a new pgbe project: app/, migrations, tests, Makefile, README and CI script.
+    """Create a new pgbe project: app/, migrations, tests, Makefile, README, CI script, Dockerfile, compose.
 
     The project depends on pgbe (installed by its Makefile) and starts with users and sign-in.
     Example: pgbe new project shop && cd shop && make test

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +12,7 @@ from fastapi.dependencies.models import Dependant
 from starlette.routing import BaseRoute, Mount, Route
 
 from pgbe.project import Project
+from pgbe.resources.permissions import permission_name
 
 # Dependencies that provide something (a session, the auth service), not a permission.
 _PLUMBING = frozenset({"get_db", "get_async_db", "get_auth", "get_settings", "oauth2_scheme"})
@@ -28,35 +28,11 @@ class RouteInfo:
     name: str
 
 
-def permission_name(permission: Callable[..., Any]) -> str:
-    """Return a readable name for a permission callable (`public`, `has_role(admin, staff)`)."""
-    name = getattr(permission, "__name__", repr(permission))
-    qualname = getattr(permission, "__qualname__", name)
-    if "role" in qualname and inspect.isfunction(permission):
-        roles = inspect.getclosurevars(permission).nonlocals.get("allowed")
-        if roles:
-            return f"role {'|'.join(sorted(roles))}"
-    return str(qualname if "(" in qualname else name)
-
-
-def resource_permissions(application: Any) -> dict[tuple[str, str], str]:
-    """Map (method, path) of every generated resource endpoint to its declared permission."""
-    registry = getattr(getattr(application, "state", None), "resources", None)
-    found: dict[tuple[str, str], str] = {}
-    for res in getattr(registry, "resources", ()):
-        perms = res.permissions
-        own = " (own rows)" if res.owner_field else ""
-        item = f"{res.path}/{{id}}"
-        found[("GET", res.path)] = permission_name(perms.list_permission) + own
-        found[("GET", item)] = permission_name(perms.read) + own
-        found[("POST", res.path)] = permission_name(perms.create)
-        found[("PATCH", item)] = permission_name(perms.update) + own
-        found[("DELETE", item)] = permission_name(perms.delete) + own
-    return found
-
-
 def _declared_permission(route: BaseRoute, method: str) -> str | None:
-    """A permission the route itself declares (`permissions` on the route or its endpoint)."""
+    """A permission the route itself declares (a generated route's, or `permissions` on the route)."""
+    label = getattr(route, "permission_label", None)
+    if isinstance(label, str):
+        return label
     permissions = getattr(route, "permissions", None) or getattr(
         getattr(route, "endpoint", None), "permissions", None
     )
@@ -88,10 +64,7 @@ def _flatten(routes: Sequence[BaseRoute]) -> Iterator[Any]:
 
 
 def collect_routes(
-    routes: Sequence[BaseRoute],
-    prefix: str = "",
-    declared: dict[tuple[str, str], str] | None = None,
-    mounted: str | None = None,
+    routes: Sequence[BaseRoute], prefix: str = "", mounted: str | None = None
 ) -> Iterator[RouteInfo]:
     """Yield one RouteInfo per method of every route, mounted applications included."""
     for route in _flatten(routes):
@@ -105,7 +78,7 @@ def collect_routes(
                 )
             else:
                 # A mounted application (the admin site) checks its own sign-in.
-                yield from collect_routes(sub, path, declared, f"{original.name or 'mounted app'} sign-in")
+                yield from collect_routes(sub, path, f"{original.name or 'mounted app'} sign-in")
             continue
         if not isinstance(original, Route) or "_method_not_allowed" in getattr(
             original.endpoint, "__qualname__", ""
@@ -114,9 +87,7 @@ def collect_routes(
         for method in sorted(route.methods or {"GET"}):
             if method == "HEAD":
                 continue
-            permission = (declared or {}).get((method, str(route.path))) or _declared_permission(
-                original, method
-            )
+            permission = _declared_permission(original, method)
             if permission is None:
                 dependant = getattr(route, "dependant", None)
                 deps = _dependency_names(dependant) if dependant is not None else []
@@ -147,6 +118,5 @@ def routes(
     """
     project = Project.find()
     application = project.load("app", "app.main:app")
-    declared = resource_permissions(application)
-    rows = [r for r in collect_routes(application.routes, declared=declared) if path_filter in r.path]
+    rows = [r for r in collect_routes(application.routes) if path_filter in r.path]
     typer.echo(format_table(sorted(rows, key=lambda r: (r.path, r.method))))

@@ -23,6 +23,7 @@ from pgbe.db.read_session import RoutingSession
 from pgbe.db.read_state import current_routing, mark_primary_used, parse_lsn
 from pgbe.db.replicas import ReplicaSet
 from pgbe.errors import ServiceUnavailableError
+from pgbe.observability.sql import CountedConnection
 from pgbe.settings import PgbeSettings
 
 T = TypeVar("T")
@@ -50,7 +51,7 @@ def resolve_url(settings: PgbeSettings) -> str:
     """Return the configured database URL, starting the embedded server when none is set."""
     if settings.database_url:
         return settings.database_url
-    return embedded.start(Path(settings.embedded_data_dir))
+    return embedded.start(Path(settings.embedded_data_dir), run_as=settings.embedded_user)
 
 
 def with_driver(url: str | URL, driver: str) -> URL:
@@ -65,7 +66,7 @@ def libpq_dsn(url: str | URL) -> str:
 
 
 def describe(url: str | URL) -> str:
-    """Return the URL without its password, for logs (an empty password, as pgserver's, is left out)."""
+    """Return the URL without its password, for logs (an empty password is left out)."""
     plain = with_driver(url, "")
     if not plain.password:
         plain = plain._replace(password=None)
@@ -254,6 +255,8 @@ class Database:
             # A client-side bound too, for when the server cannot even deliver its own timeout.
             "command_timeout": s.db_statement_timeout_ms / 1000 + 5 if s.db_statement_timeout_ms else None,
             "reset": release_without_reset,
+            # Counts and times each statement for the request in progress (logs, slow statements).
+            "connection_class": CountedConnection,
         }
         if s.db_pgbouncer:
             kwargs["statement_cache_size"] = 0
@@ -349,6 +352,23 @@ class Database:
         mark_primary_used()
         async with self._acquire_primary() as conn:
             return await work(conn)
+
+    def open_pools(self) -> dict[str, Any]:
+        """Return the pools opened so far by name (asyncpg pools and SQLAlchemy pools), for metrics."""
+        pools: dict[str, Any] = {}
+        if self._pool is not None:
+            pools["primary"] = self._pool
+        if "engine" in self.__dict__:
+            pools["primary-sync"] = self.engine.pool
+        if "async_engine" in self.__dict__:
+            pools["primary-async-orm"] = self.async_engine.sync_engine.pool
+        if "replicas" in self.__dict__:
+            for replica in self.replicas.replicas:
+                if replica.pool is not None:
+                    pools[replica.name] = replica.pool
+                if replica.engine is not None:
+                    pools[f"{replica.name}-sync"] = replica.engine.pool
+        return pools
 
     async def close(self) -> None:
         """Close every pool this database opened."""

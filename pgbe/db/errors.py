@@ -20,6 +20,9 @@ from pgbe.errors import (
 
 UNIQUE_VIOLATION = "23505"
 FOREIGN_KEY_VIOLATION = "23503"
+# PostgreSQL 18 reports a delete blocked by an ON DELETE RESTRICT key as restrict_violation (23001);
+# earlier versions, and NO ACTION keys, as foreign_key_violation "is still referenced".
+RESTRICT_VIOLATION = "23001"
 NOT_NULL_VIOLATION = "23502"
 CHECK_VIOLATION = "23514"
 SERIALIZATION_FAILURE = "40001"
@@ -113,9 +116,9 @@ def _translate_driver_error(exc: BaseException) -> AppError | None:
         field = _constraint_field(constraint, detail)
         what = f" on {field}" if field else ""
         return ConflictError(f"A row with the same value{what} already exists", field=field)
-    if state == FOREIGN_KEY_VIOLATION:
+    if state in (FOREIGN_KEY_VIOLATION, RESTRICT_VIOLATION):
         field = _constraint_field(constraint, detail)
-        if detail and "is still referenced" in detail:
+        if state == RESTRICT_VIOLATION or (detail and "is still referenced" in detail):
             return ConflictError("The row is still referenced by other rows", field=field)
         return ConflictError(f"The referenced row does not exist ({field or 'foreign key'})", field=field)
     if state == NOT_NULL_VIOLATION:

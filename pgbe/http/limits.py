@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pgbe.http.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
+from pgbe.observability.context import current_request_id
 
 
 class BodyRejectedError(HTTPException):
@@ -123,14 +124,16 @@ def _framing(scope: Scope) -> tuple[int | None, bool]:
 
 
 async def _reject(send: Send, error: BodyRejectedError) -> None:
-    body = orjson.dumps(
-        {
-            "type": PROBLEM_TYPE_BASE + ("payload-too-large" if error.status_code == 413 else "timeout"),
-            "title": "Content Too Large" if error.status_code == 413 else "Request Timeout",
-            "status": error.status_code,
-            "detail": error.detail,
-        }
-    )
+    problem = {
+        "type": PROBLEM_TYPE_BASE + ("payload-too-large" if error.status_code == 413 else "timeout"),
+        "title": "Content Too Large" if error.status_code == 413 else "Request Timeout",
+        "status": error.status_code,
+        "detail": error.detail,
+    }
+    request_id = current_request_id()
+    if request_id is not None:
+        problem["request_id"] = request_id
+    body = orjson.dumps(problem)
     headers = [
         (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
         (b"content-length", str(len(body)).encode()),

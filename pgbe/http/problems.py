@@ -17,6 +17,8 @@ from starlette.responses import Response
 
 from pgbe.db.errors import translate
 from pgbe.errors import AppError, ServiceUnavailableError
+from pgbe.observability.context import current_request_id
+from pgbe.observability.request_id import HEADER as REQUEST_ID_HEADER
 
 PROBLEM_TYPE_BASE = "https://pgbe.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -40,6 +42,7 @@ class Problem(BaseModel):
     detail: str = Field(examples=["Product 7 not found"])
     field: str | None = None
     errors: list[FieldError] | None = None
+    request_id: str | None = Field(default=None, description="The request's X-Request-ID, for support")
 
 
 _TITLES = {
@@ -83,6 +86,9 @@ def problem_response(
         body["field"] = field
     if errors is not None:
         body["errors"] = errors
+    request_id = current_request_id()
+    if request_id is not None:
+        body["request_id"] = request_id
     return Response(orjson.dumps(body), status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
@@ -135,7 +141,10 @@ async def _database_error(_: Request, exc: Exception) -> Response:
 
 async def _unexpected_error(_: Request, exc: Exception) -> Response:
     logger.exception("unhandled error", exc_info=exc)
-    return problem_response(500, "An unexpected error occurred", slug="internal")
+    # Sent by the server error middleware, outside the one that echoes the id on every response.
+    request_id = current_request_id()
+    headers = {REQUEST_ID_HEADER: request_id} if request_id is not None else None
+    return problem_response(500, "An unexpected error occurred", slug="internal", headers=headers)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -3,53 +3,31 @@
 The same functions serve the async fast path (which compiles the statement once per shape and binds
 values positionally) and the sync controllers (which execute the statement with the values bound).
 Every value is a bound parameter named `f<i>`; names never reach the SQL text unless allow-listed.
+The condition of each operator comes from its row in `pgbe.query.operators`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, any_, bindparam
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, bindparam
 from sqlalchemy.sql.elements import UnaryExpression
 
 from pgbe.query.params import Filter, ListParams
 from pgbe.query.spec import QuerySpec
 
-_LIKE_ESCAPE = "\\"
-
-
-def _condition(flt: Filter, name: str) -> ColumnElement[bool]:
-    column = flt.field.attribute
-    sa_type = column.property.columns[0].type
-    op = flt.op
-    if op == "isnull":
-        return column.is_(None) if flt.value else column.is_not(None)
-    if op == "in":
-        return column == any_(bindparam(name, flt.value, type_=ARRAY(sa_type)))
-    param = bindparam(name, flt.value, type_=sa_type)
-    conditions: dict[str, ColumnElement[bool]] = {
-        "eq": column == param,
-        "ne": column.is_distinct_from(param),
-        "gt": column > param,
-        "gte": column >= param,
-        "lt": column < param,
-        "lte": column <= param,
-    }
-    if op in conditions:
-        return conditions[op]
-    if op == "icontains":
-        return column.ilike(param, escape=_LIKE_ESCAPE)
-    return column.like(param, escape=_LIKE_ESCAPE)
-
 
 def filter_clause(flt: Filter, name: str) -> ColumnElement[bool]:
     """Return the condition of one filter; a related field becomes an EXISTS subquery."""
-    condition = _condition(flt, name)
-    rel = flt.field.relationship
+    field, operator = flt.field, flt.operator
+    value: Any = flt.value
+    if operator.binds:
+        value = bindparam(name, flt.value, type_=operator.bind_type(field.sa_type))
+    condition = operator.condition(field.attribute, value)
+    rel = field.relationship
     if rel is None:
         return condition
-    return rel.any(condition) if flt.field.uselist else rel.has(condition)
+    return rel.any(condition) if field.uselist else rel.has(condition)
 
 
 def where_clauses(params: ListParams) -> list[ColumnElement[bool]]:

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pgbe.errors import ValidationError
+from pgbe.query.operators import MAX_IN_VALUES, Operator
 from pgbe.query.spec import FilterField, QuerySpec
-from pgbe.query.values import escape_like, parse_bool
 
 INT4_MAX = 2**31 - 1
-MAX_IN_VALUES = 1000
 MAX_FILTERS = 20
-RESERVED = frozenset({"skip", "limit", "sort", "include"})
+__all__ = ["INT4_MAX", "MAX_FILTERS", "MAX_IN_VALUES", "Filter", "ListParams", "parse_list_params"]
 
 
 def query_error(name: str, message: str, kind: str = "value_error") -> ValidationError:
@@ -30,17 +29,19 @@ class Filter:
     """One parsed condition; `value` is already coerced (a LIKE pattern for the text operators)."""
 
     field: FilterField
-    op: str
+    operator: Operator
     value: Any
+
+    @property
+    def op(self) -> str:
+        """The operator's name."""
+        return self.operator.name
 
     @property
     def shape(self) -> str:
         """The part of the SQL text this condition decides (values excluded, `isnull` included)."""
-        return (
-            f"{self.field.name}__isnull={self.value}"
-            if self.op == "isnull"
-            else f"{self.field.name}__{self.op}"
-        )
+        key = f"{self.field.name}__{self.op}"
+        return key if self.operator.binds else f"{key}={self.value}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ class ListParams:
 
     def bind_values(self) -> dict[str, Any]:
         """The statement's parameter values by name (`f0`, `f1`, ..., `skip`, `limit`)."""
-        values: dict[str, Any] = {f"f{i}": f.value for i, f in enumerate(self.filters) if f.op != "isnull"}
+        values: dict[str, Any] = {f"f{i}": f.value for i, f in enumerate(self.filters) if f.operator.binds}
         values["skip"] = self.skip
         values["limit"] = self.limit
         return values
@@ -82,58 +83,40 @@ def _csv(name: str, raw: str) -> list[str]:
 
 
 def _filter(spec: QuerySpec, key: str, raw: str) -> Filter:
-    name, op = key, "eq"
-    if "__" in key:
+    parameter = spec.parameters.get(key)
+    if parameter is None:
         name, _, op = key.rpartition("__")
-    field = spec.filters.get(name)
-    if field is None:
+        if name in spec.filters:
+            raise query_error(key, f"operator {op!r} is not allowed on {name!r}", "extra_forbidden")
         raise query_error(key, "unknown query parameter", "extra_forbidden")
-    if op not in field.operators:
-        raise query_error(key, f"operator {op!r} is not allowed on {name!r}", "extra_forbidden")
     try:
-        if op == "isnull":
-            return Filter(field, op, parse_bool(raw))
-        if op == "in":
-            items = _csv(key, raw)
-            if len(items) > MAX_IN_VALUES:
-                raise query_error(key, f"at most {MAX_IN_VALUES} values")
-            return Filter(field, op, [field.coerce(item) for item in items])
-        value = field.coerce(raw)
+        value = parameter.operator.parse(parameter.field.value_type, raw)
     except (ValueError, TypeError) as exc:
-        if isinstance(exc, ValidationError):
-            raise
         raise query_error(key, str(exc) or "invalid value") from None
-    if op == "contains" or op == "icontains":
-        value = f"%{escape_like(value)}%"
-    elif op == "startswith":
-        value = f"{escape_like(value)}%"
-    return Filter(field, op, value)
+    return Filter(parameter.field, parameter.operator, value)
 
 
-def _sort(spec: QuerySpec, raw: str) -> tuple[tuple[str, bool], ...]:
+def _sort(spec: QuerySpec, name: str, raw: str) -> tuple[tuple[str, bool], ...]:
     seen: dict[str, bool] = {}
-    for item in _csv("sort", raw):
+    for item in _csv(name, raw):
         desc = item.startswith("-")
-        name = item[1:] if desc else item
-        if name not in spec.sort:
-            raise query_error("sort", f"cannot sort by {name!r}; allowed: {', '.join(spec.sort)}")
-        if name in seen:  # a repeated field adds nothing to the order: its first use counts
+        field = item[1:] if desc else item
+        if field not in spec.sort:
+            raise query_error(name, f"cannot sort by {field!r}; allowed: {', '.join(spec.sort)}")
+        if field in seen:  # a repeated field adds nothing to the order: its first use counts
             continue
-        seen[name] = desc
+        seen[field] = desc
     return tuple(seen.items())
 
 
-def _includes(spec: QuerySpec, raw: str) -> tuple[str, ...]:
-    names = _csv("include", raw)
-    for name in names:
-        if name not in spec.includes:
+def includes_of(spec: QuerySpec, name: str, raw: str) -> tuple[str, ...]:
+    """Parse an `include` value: allow-listed relationship names, sorted, each once."""
+    names = _csv(name, raw)
+    for include in names:
+        if include not in spec.includes:
             allowed = ", ".join(spec.includes) or "nothing"
-            raise query_error("include", f"cannot include {name!r}; allowed: {allowed}")
+            raise query_error(name, f"cannot include {include!r}; allowed: {allowed}")
     return tuple(sorted(set(names)))
-
-
-def _declared_filters(spec: QuerySpec) -> int:
-    return sum(len(field.operators) for field in spec.filters.values())
 
 
 def parse_list_params(
@@ -142,33 +125,42 @@ def parse_list_params(
     *,
     default_limit: int,
     max_limit: int,
+    default_sort: tuple[tuple[str, bool], ...] = (),
+    ignore_unknown: bool = False,
 ) -> ListParams:
-    """Parse `(name, value)` query items; unknown names and malformed values raise a 422 error."""
+    """Parse `(name, value)` query items; unknown names and malformed values raise a 422 error.
+
+    With `ignore_unknown`, parameters that are neither reserved nor filters are skipped instead.
+    """
     skip, limit = 0, default_limit
-    sort: tuple[tuple[str, bool], ...] = ()
+    sort = default_sort
     includes: tuple[str, ...] = ()
     filters: list[Filter] = []
     seen: set[str] = set()
+    declared = len(spec.parameters)
     for key, raw in items:
         if "\x00" in key or "\x00" in raw:
             raise query_error(key.replace("\x00", ""), "must not contain NUL characters")
-        if key in RESERVED:
+        reserved = spec.reserved.get(key)
+        if reserved is not None:
             if key in seen:
                 raise query_error(key, "given more than once")
             seen.add(key)
-            if key == "skip":
+            if reserved == "skip":
                 skip = _non_negative(key, raw, INT4_MAX)
-            elif key == "limit":
+            elif reserved == "limit":
                 limit = _non_negative(key, raw, max_limit)
-            elif key == "sort":
-                sort = _sort(spec, raw)
+            elif reserved == "sort":
+                sort = _sort(spec, key, raw)
             else:
-                includes = _includes(spec, raw)
+                includes = includes_of(spec, key, raw)
+        elif ignore_unknown and key not in spec.parameters:
+            continue
         else:
             filters.append(_filter(spec, key, raw))
             # every declared filter may be used once, even when there are more than MAX_FILTERS
-            if len(filters) > MAX_FILTERS and len(filters) > _declared_filters(spec):
-                raise query_error(key, f"at most {max(MAX_FILTERS, _declared_filters(spec))} filters")
+            if len(filters) > MAX_FILTERS and len(filters) > declared:
+                raise query_error(key, f"at most {max(MAX_FILTERS, declared)} filters")
     # A canonical order makes `a=1&b=2` and `b=2&a=1` one statement shape.
     filters.sort(key=lambda f: f.shape)
     return ListParams(skip, limit, tuple(filters), sort, includes)
@@ -177,8 +169,9 @@ def parse_list_params(
 def single_includes(spec: QuerySpec, items: Iterable[tuple[str, str]]) -> tuple[str, ...]:
     """Parse the query of a one-row request: only `include` is accepted."""
     includes: tuple[str, ...] = ()
+    name = spec.public_name("include")
     for key, raw in items:
-        if key != "include" or "\x00" in raw:
+        if key != name or "\x00" in raw:
             raise query_error(key.replace("\x00", ""), "unknown query parameter", "extra_forbidden")
-        includes = _includes(spec, raw)
+        includes = includes_of(spec, key, raw)
     return includes

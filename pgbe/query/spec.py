@@ -12,12 +12,10 @@ from pydantic import BaseModel as Schema
 from sqlalchemy import ColumnElement, String, Text, select
 from sqlalchemy.orm import InstrumentedAttribute, Mapper, RelationshipProperty
 
-from pgbe.query.values import Coercer, coercer_for
+from pgbe.query.operators import OPERATORS, Operator
+from pgbe.query.values import ValueType, value_type
 
-OPERATORS = frozenset(
-    {"eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "startswith", "icontains", "isnull"}
-)
-TEXT_OPERATORS = frozenset({"contains", "startswith", "icontains"})
+RESERVED = frozenset({"skip", "limit", "sort", "include"})
 
 
 def related_schema(annotation: Any) -> type[Schema] | None:
@@ -41,7 +39,12 @@ class FilterField:
     attribute: InstrumentedAttribute[Any]
     relationship: InstrumentedAttribute[Any] | None
     operators: frozenset[str]
-    coerce: Coercer
+    value_type: ValueType
+
+    @property
+    def sa_type(self) -> Any:
+        """The SQL type of the filtered column."""
+        return self.attribute.property.columns[0].type
 
     @property
     def uselist(self) -> bool:
@@ -49,8 +52,22 @@ class FilterField:
         return self.relationship is not None and bool(self.relationship.property.uselist)
 
 
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """A filter query parameter: which field, with which operator."""
+
+    field: FilterField
+    operator: Operator
+
+
 class QuerySpec:
-    """The allow-lists of one resource, refused at declaration when they name an unreadable field."""
+    """The allow-lists of one resource, refused at declaration when they name an unreadable field.
+
+    `parameters` maps every filter query parameter (`price__gte`, or its alias) to its field and
+    operator; `reserved` maps the names of `skip`, `limit`, `sort` and `include` (or their aliases) to
+    them. `aliases` renames parameters: `{"offset": "skip", "tag": "tags.name"}`; the aliased name is
+    then no longer accepted.
+    """
 
     def __init__(
         self,
@@ -60,6 +77,7 @@ class QuerySpec:
         filters: Mapping[str, Iterable[str]] | None = None,
         sort: Iterable[str] = (),
         includes: Iterable[str] = (),
+        aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.model = model
         self.read = read
@@ -70,6 +88,30 @@ class QuerySpec:
         }
         self.sort: dict[str, ColumnElement[Any]] = {name: self._sort_key(name) for name in sort}
         self.includes: dict[str, RelationshipProperty[Any]] = {name: self._include(name) for name in includes}
+        self.reserved: dict[str, str] = {name: name for name in RESERVED}
+        self.parameters: dict[str, Parameter] = {
+            OPERATORS[op].key(name): Parameter(field, OPERATORS[op])
+            for name, field in self.filters.items()
+            for op in sorted(field.operators)
+        }
+        for alias, target in (aliases or {}).items():
+            self._alias(alias, target)
+
+    def _alias(self, alias: str, target: str) -> None:
+        if alias in self.reserved or alias in self.parameters:
+            raise ValueError(f"query alias {alias!r} is already a parameter")
+        if target in self.reserved:
+            del self.reserved[target]
+            self.reserved[alias] = target
+        elif target in self.parameters:
+            self.parameters[alias] = self.parameters.pop(target)
+        else:
+            known = ", ".join([*self.reserved, *self.parameters])
+            raise ValueError(f"query alias {alias!r}: {target!r} is not a parameter ({known})")
+
+    def public_name(self, reserved: str) -> str:
+        """The query parameter a client uses for `skip`, `limit`, `sort` or `include`."""
+        return next(alias for alias, name in self.reserved.items() if name == reserved)
 
     def _column(self, name: str) -> InstrumentedAttribute[Any]:
         return self._readable_column(self.model, self.read, name)
@@ -110,7 +152,7 @@ class QuerySpec:
         return rel
 
     def _filter_field(self, name: str, operators: frozenset[str]) -> FilterField:
-        unknown = operators - OPERATORS
+        unknown = operators - set(OPERATORS)
         if unknown or not operators:
             raise ValueError(f"filter {name!r}: unknown operators {sorted(unknown)}")
         relationship = None
@@ -126,6 +168,6 @@ class QuerySpec:
         else:
             attribute = self._column(name)
         sa_type = attribute.property.columns[0].type
-        if operators & TEXT_OPERATORS and not isinstance(sa_type, String | Text):
+        if any(OPERATORS[op].text_only for op in operators) and not isinstance(sa_type, String | Text):
             raise ValueError(f"filter {name!r}: text operators on a non-text column")
-        return FilterField(name, attribute, relationship, operators, coercer_for(sa_type))
+        return FilterField(name, attribute, relationship, operators, value_type(sa_type))

@@ -3,6 +3,7 @@
 from pgbe.resources.permissions import Permissions
 from pgbe.resources.registry import ResourceRegistry
 from pgbe.resources.resource import Resource
-from pgbe.resources.routes import Page, register
+from pgbe.resources.routes import Page, install, register
+from pgbe.resources.runtime import ResourceRuntime
 
-__all__ = ["Page", "Permissions", "Resource", "ResourceRegistry", "register"]
+__all__ = ["Page", "Permissions", "Resource", "ResourceRegistry", "ResourceRuntime", "install", "register"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -22,10 +21,11 @@ from pgbe.errors import (
     NotFoundError,
     PreconditionFailedError,
     PreconditionRequiredError,
+    UnsupportedMediaTypeError,
     ValidationError,
 )
 from pgbe.query.params import INT4_MAX, parse_list_params
-from pgbe.resources.resource import Hook, Resource
+from pgbe.resources.runtime import ResourceRuntime
 from pgbe.resources.statements import (
     Compiled,
     compile_statement,
@@ -35,15 +35,10 @@ from pgbe.resources.statements import (
     select_page,
     update_row,
 )
+from pgbe.writes import has_sql
 
 JSON = "application/json"
 _ETAG = re.compile(r'\s*(?:W/)?"?(\d{1,10})"?\s*')
-
-
-def _registry(res: Resource) -> Any:
-    if res.registry is None:
-        raise RuntimeError(f"resource {res.path} is not registered")
-    return res.registry
 
 
 def _row_id(request: Request) -> int:
@@ -59,42 +54,42 @@ def _row_id(request: Request) -> int:
     return int(raw)
 
 
-def _not_found(res: Resource, pk: int) -> NotFoundError:
-    return NotFoundError(f"{res.label} {pk} not found")
+def _not_found(rt: ResourceRuntime, pk: int) -> NotFoundError:
+    return NotFoundError(f"{rt.resource.label} {pk} not found")
 
 
-def _driver_error(res: Resource, exc: Exception) -> Exception:
+def _driver_error(rt: ResourceRuntime, exc: Exception) -> Exception:
     if isinstance(exc, asyncpg.DataError):  # raised by asyncpg itself while encoding a parameter
         return ValidationError("A value is out of range or malformed for its column")
     error = translate(exc)
     if error is None:
         return exc
-    if error.field in res.field_names:
-        public = res.field_names[error.field]
+    if error.field is not None and error.field in rt.field_names:
+        public = rt.field_names[error.field]
         error.detail = error.detail.replace(error.field, public)
         error.field = public
     return error
 
 
 async def _fetchrow(
-    res: Resource, request: Request, compiled: Compiled, values: Mapping[str, Any], *, read: bool
+    rt: ResourceRuntime, request: Request, compiled: Compiled, values: Mapping[str, Any], *, read: bool
 ) -> asyncpg.Record:
-    database = _registry(res).database
+    database = rt.registry.database
     args = compiled.args(values)
     try:
         if read:
-            position = _registry(res).read_position(request)
+            position = rt.registry.read_position(request)
             # run_read runs the read again, once, when its connection dies mid-flight
             row = await database.run_read(lambda conn: conn.fetchrow(compiled.sql, *args), min_lsn=position)
         else:
             row = await database.run_write(lambda conn: conn.fetchrow(compiled.sql, *args))
     except (asyncpg.PostgresError, asyncpg.DataError) as exc:
-        raise _driver_error(res, exc) from exc
+        raise _driver_error(rt, exc) from exc
     return row
 
 
-def _owner_values(res: Resource, principal: Principal | None, values: dict[str, Any]) -> bool:
-    scoped = res.scoped(principal)
+def _owner_values(rt: ResourceRuntime, principal: Principal | None, values: dict[str, Any]) -> bool:
+    scoped = rt.resource.scoped(principal)
     if scoped:
         values["owner"] = principal.user_id if principal is not None else None
     return scoped
@@ -113,22 +108,22 @@ def _guard(guarded: bool) -> ColumnElement[bool] | None:
 
 
 async def _on_primary(
-    res: Resource, request: Request, compiled: Compiled, values: Mapping[str, Any]
+    rt: ResourceRuntime, request: Request, compiled: Compiled, values: Mapping[str, Any]
 ) -> asyncpg.Record | None:
     """Ask a read whose guard failed once more on the primary, when it may have run on a replica.
 
     A replica may not have the caller's session yet (a sign-in a moment ago); revocations are
     seen by replicas within their lag, and by the primary at once.
     """
-    if not _registry(res).database.replicas:
+    if not rt.registry.database.replicas:
         return None
-    row: asyncpg.Record | None = await _fetchrow(res, request, compiled, values, read=False)
+    row: asyncpg.Record | None = await _fetchrow(rt, request, compiled, values, read=False)
     return row
 
 
-async def list_rows(res: Resource, request: Request) -> Response:
+async def list_rows(rt: ResourceRuntime, request: Request) -> Response:
     """GET /things: a page of rows with the total count."""
-    registry = _registry(res)
+    res, registry = rt.resource, rt.registry
     principal = await registry.principal(request)
     res.permissions.list_permission(principal)
     params = parse_list_params(
@@ -138,48 +133,59 @@ async def list_rows(res: Resource, request: Request) -> Response:
         max_limit=registry.max_limit,
     )
     values = params.bind_values()
-    scoped = _owner_values(res, principal, values)
+    scoped = _owner_values(rt, principal, values)
     guarded = _guard_values(principal, values)
-    compiled = res.statement(
+    compiled = rt.statement(
         ("list", params.shape, scoped, guarded),
-        lambda: select_page(res.target, params, scoped=scoped, guard=_guard(guarded)),
+        lambda: select_page(rt.target, params, scoped=scoped, guard=_guard(guarded)),
     )
-    row = await _fetchrow(res, request, compiled, values, read=True)
+    row = await _fetchrow(rt, request, compiled, values, read=True)
     if row is None:
-        row = await _on_primary(res, request, compiled, values)
+        row = await _on_primary(rt, request, compiled, values)
     if row is None:
         raise session_ended()
     return Response(row[0], media_type=JSON)
 
 
-async def get_row(res: Resource, request: Request) -> Response:
+async def get_row(rt: ResourceRuntime, request: Request) -> Response:
     """GET /things/{id}: one row, with an ETag of its version."""
-    registry = _registry(res)
-    principal = await registry.principal(request)
+    res = rt.resource
+    principal = await rt.registry.principal(request)
     res.permissions.read(principal)
     pk = _row_id(request)
-    includes = res.includes_of(request.scope["query_string"])
+    includes = rt.includes_of(request.scope["query_string"])
     values: dict[str, Any] = {"id": pk}
-    scoped = _owner_values(res, principal, values)
+    scoped = _owner_values(rt, principal, values)
     guarded = _guard_values(principal, values)
-    compiled = res.statement(
+    compiled = rt.statement(
         ("get", includes, scoped, guarded),
-        lambda: select_one(res.target, includes, scoped=scoped, guard=_guard(guarded)),
+        lambda: select_one(rt.target, includes, scoped=scoped, guard=_guard(guarded)),
     )
-    row = await _fetchrow(res, request, compiled, values, read=True)
+    row = await _fetchrow(rt, request, compiled, values, read=True)
     if guarded and not row[2]:
-        row = await _on_primary(res, request, compiled, values)
+        row = await _on_primary(rt, request, compiled, values)
         if row is None or not row[2]:
             raise session_ended()
     if row is None or row[0] is None:
-        raise _not_found(res, pk)
+        raise _not_found(rt, pk)
     headers = {"ETag": f'"{row[1]}"'} if row[1] is not None else None
     return Response(row[0], media_type=JSON, headers=headers)
+
+
+def _check_content_type(request: Request) -> None:
+    """Refuse a body that is not declared as JSON (415): a form or text body is never parsed as JSON."""
+    content_type = request.headers.get("content-type")
+    media = (content_type or "").partition(";")[0].strip().lower()
+    if media == JSON or (media.startswith("application/") and media.endswith("+json")):
+        return
+    shown = media or "no Content-Type"
+    raise UnsupportedMediaTypeError(f"The body must be application/json, not {shown}")
 
 
 async def _body(request: Request, schema: type[Schema] | None) -> dict[str, Any]:
     if schema is None:
         raise AppError("no schema for this method")
+    _check_content_type(request)
     raw = await request.body()
     try:
         obj = schema.model_validate_json(raw)
@@ -195,29 +201,12 @@ async def _body(request: Request, schema: type[Schema] | None) -> dict[str, Any]
     return {k: v for k, v in obj.model_dump().items() if k in set_fields or v is not None}
 
 
-async def _hook(hook: Hook | None, data: dict[str, Any], principal: Principal | None) -> dict[str, Any]:
-    if hook is None:
-        return data
-    result = hook(data, principal)
-    if inspect.isawaitable(result):
-        result = await result
-    assert isinstance(result, dict)
-    return result
-
-
-def _split(res: Resource, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    links = {k: data.pop(k) for k in list(data) if k in res.links}
-    links = {k: v for k, v in links.items() if v is not None}
-    for key in data:
-        if key not in res.mapper.columns:
-            raise AppError(f"{key!r} is not a column of {res.model.__name__}")
-    return data, links
-
-
-def _write_statement(res: Resource, key: tuple[Any, ...], data: Mapping[str, Any], build: Any) -> Compiled:
-    if any(isinstance(v, ColumnElement) for v in data.values()):
+def _write_statement(
+    rt: ResourceRuntime, key: tuple[Any, ...], data: Mapping[str, Any], build: Any
+) -> Compiled:
+    if has_sql(data):  # a hook's SQL expression may embed values: not a cacheable shape
         return compile_statement(build())
-    return res.statement(key, build)
+    return rt.statement(key, build)
 
 
 def _write_values(data: Mapping[str, Any], links: Mapping[str, Any]) -> dict[str, Any]:
@@ -226,42 +215,34 @@ def _write_values(data: Mapping[str, Any], links: Mapping[str, Any]) -> dict[str
     return values
 
 
-def _python_defaults(res: Resource, data: dict[str, Any]) -> None:
-    """Fill in the model's Python-side column defaults (`default="user"`), as the ORM would."""
-    for column in res.target.table.c:
-        default = column.default
-        if column.key in data or default is None:
-            continue
-        if default.is_scalar:
-            data[column.key] = default.arg
-        elif default.is_callable:
-            data[column.key] = default.arg(None)
-
-
-def _set_owner(res: Resource, data: dict[str, Any], principal: Principal | None) -> None:
+def _set_owner(rt: ResourceRuntime, data: dict[str, Any], principal: Principal | None) -> None:
     """Non-admins always own what they create; admins own it unless they name an owner."""
+    res = rt.resource
     owner = res.owner_field
-    if owner is None or principal is None or owner == res.target.pk.name:
+    if owner is None or principal is None or owner == rt.target.pk.name:
         return
     if res.scoped(principal) or owner not in data:
         data[owner] = principal.user_id
 
 
-async def create_row(res: Resource, request: Request) -> Response:
+async def create_row(rt: ResourceRuntime, request: Request) -> Response:
     """POST /things: insert a row; 201 with its Location and ETag."""
-    principal = await _registry(res).principal(request)
+    res = rt.resource
+    principal = await rt.registry.principal(request)
     res.permissions.create(principal)
-    data = await _body(request, res.create_schema)
-    data, links = _split(res, await _hook(res.before_create, data, principal))
-    _set_owner(res, data, principal)
-    _python_defaults(res, data)
+    schema = res.create_schema
+    data = await _body(request, schema)
+    data = await res.writes.prepare_async(data, principal, create=True)
+    data, links = res.writes.split(data, rt.links_of(schema))
+    _set_owner(rt, data, principal)
+    res.writes.fill_defaults(data)
     values = _write_values(data, links)
     guarded = _guard_values(principal, values)
     key = ("create", tuple(sorted(data)), tuple(sorted(links)), guarded)
     compiled = _write_statement(
-        res, key, data, lambda: insert_row(res.target, data, links, guard=_guard(guarded))
+        rt, key, data, lambda: insert_row(rt.target, data, links, guard=_guard(guarded))
     )
-    row = await _fetchrow(res, request, compiled, values, read=False)
+    row = await _fetchrow(rt, request, compiled, values, read=False)
     if row is None:  # only a guarded insert returns no row
         raise session_ended()
     headers = {"Location": f"{res.path}/{row[1]}"}
@@ -270,14 +251,15 @@ async def create_row(res: Resource, request: Request) -> Response:
     return Response(row[0], status_code=201, media_type=JSON, headers=headers)
 
 
-def _if_match(res: Resource, request: Request) -> list[int] | None:
+def _if_match(rt: ResourceRuntime, request: Request) -> list[int] | None:
     """Return the versions If-Match accepts; None when any version will do."""
     header = request.headers.get("if-match")
+    versioned = rt.target.versioned
     if header is None:
-        if res.require_if_match and res.target.versioned:
+        if rt.resource.require_if_match and versioned:
             raise PreconditionRequiredError("This resource requires an If-Match header with its ETag")
         return None
-    if header.strip() == "*" or not res.target.versioned:
+    if header.strip() == "*" or not versioned:
         return None
     versions = []
     for part in header.split(","):
@@ -288,62 +270,64 @@ def _if_match(res: Resource, request: Request) -> list[int] | None:
     return versions
 
 
-async def update_row_handler(res: Resource, request: Request) -> Response:
+async def update_row_handler(rt: ResourceRuntime, request: Request) -> Response:
     """PATCH /things/{id}: change the given fields; If-Match checks the version in the same statement."""
-    principal = await _registry(res).principal(request)
+    res = rt.resource
+    principal = await rt.registry.principal(request)
     res.permissions.update(principal)
     pk = _row_id(request)
-    versions = _if_match(res, request)
-    data = await _body(request, res.update_schema_of(principal))
-    data, links = _split(res, await _hook(res.before_update, data, principal))
+    versions = _if_match(rt, request)
+    schema = res.update_schema_of(principal)
+    data = await _body(request, schema)
+    data = await res.writes.prepare_async(data, principal, create=False)
+    data, links = res.writes.split(data, rt.links_of(schema))
     values = _write_values(data, links)
     values["id"] = pk
     check = versions is not None
     if check:
         values["versions"] = versions
-    scoped = _owner_values(res, principal, values)
+    scoped = _owner_values(rt, principal, values)
     guarded = _guard_values(principal, values)
     key = ("update", tuple(sorted(data)), tuple(sorted(links)), scoped, check, guarded)
     compiled = _write_statement(
-        res,
+        rt,
         key,
         data,
-        lambda: update_row(
-            res.target, data, links, scoped=scoped, check_version=check, guard=_guard(guarded)
-        ),
+        lambda: update_row(rt.target, data, links, scoped=scoped, check_version=check, guard=_guard(guarded)),
     )
-    body, version, found, allowed = await _fetchrow(res, request, compiled, values, read=False)
+    body, version, found, allowed = await _fetchrow(rt, request, compiled, values, read=False)
     if guarded and not allowed:
         raise session_ended()
     if body is None:
         if found:
             raise PreconditionFailedError(f"{res.label} {pk} has changed; fetch it again")
-        raise _not_found(res, pk)
+        raise _not_found(rt, pk)
     headers = {"ETag": f'"{version}"'} if version is not None else None
     return Response(body, media_type=JSON, headers=headers)
 
 
-async def delete_row_handler(res: Resource, request: Request) -> Response:
+async def delete_row_handler(rt: ResourceRuntime, request: Request) -> Response:
     """DELETE /things/{id}: 204; If-Match checks the version in the same statement."""
-    principal = await _registry(res).principal(request)
+    res = rt.resource
+    principal = await rt.registry.principal(request)
     res.permissions.delete(principal)
     pk = _row_id(request)
-    versions = _if_match(res, request)
+    versions = _if_match(rt, request)
     values: dict[str, Any] = {"id": pk}
     check = versions is not None
     if check:
         values["versions"] = versions
-    scoped = _owner_values(res, principal, values)
+    scoped = _owner_values(rt, principal, values)
     guarded = _guard_values(principal, values)
-    compiled = res.statement(
+    compiled = rt.statement(
         ("delete", scoped, check, guarded),
-        lambda: delete_row(res.target, scoped=scoped, check_version=check, guard=_guard(guarded)),
+        lambda: delete_row(rt.target, scoped=scoped, check_version=check, guard=_guard(guarded)),
     )
-    deleted, found, allowed = await _fetchrow(res, request, compiled, values, read=False)
+    deleted, found, allowed = await _fetchrow(rt, request, compiled, values, read=False)
     if guarded and not allowed:
         raise session_ended()
     if not deleted:
         if found:
             raise PreconditionFailedError(f"{res.label} {pk} has changed; fetch it again")
-        raise _not_found(res, pk)
+        raise _not_found(rt, pk)
     return Response(status_code=204)

@@ -1,23 +1,28 @@
-"""Generated routes answered in front of FastAPI's router: one dictionary lookup, no route scan.
+"""Generated routes answered in front of FastAPI's router: a dictionary lookup, no route scan.
 
 FastAPI matches a request by trying its routes one after the other, inside its exception middleware
 and exit-stack layer, and wraps the endpoint in a request/response adapter: tens of microseconds per
 request before a generated handler starts, more than the handler itself costs. `ResourceFastLane` is
-the innermost user middleware: it finds a generated route by method and path in a dictionary, runs
-its handler and renders its errors with the application's own exception handlers, so every other
-middleware (body limits, read-your-writes, cancel-on-disconnect, anything the project adds) still
-applies. What it does not claim, the router gets exactly as before: other routes, 404, 405 with
-Allow, slash redirects. It answers HEAD for every generated GET route: the GET's headers, no body.
+the innermost user middleware: it finds a generated route by method and path, runs its handler and
+renders its errors with the application's own exception handlers, so every other middleware (body
+limits, read-your-writes, cancel-on-disconnect, anything the project adds) still applies. What it
+does not claim, the router gets exactly as before: other routes, 404, 405 with Allow, slash redirects.
+It answers HEAD for every generated GET route: the GET's headers, no body.
 
-Routes registered before a resource win over it, as in the router: when the table is built, each
-earlier route is asked whether it would take the resource's paths (`EarlierRoutes`), and what it
-would take is left to the router. Only numeric ids are claimed, so `/things/me` routes keep working.
+The fast lane claims a request only when the router would give it to the same route with nothing
+in between: a route that has FastAPI dependencies (the application's, a router's, an
+`include_router`'s) or a body-size limit of its own is left to the router, which runs them. Routes
+registered before a generated one win over it, as in the router: each earlier route is asked, when
+the table is built, whether it would take the generated route's paths, and what it would take is
+left to the router. A path parameter is claimed only for the values its route accepts (integer ids:
+digits only), so `/things/me` routes keep working.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from starlette._utils import get_route_path, is_async_callable
 from starlette.concurrency import run_in_threadpool
@@ -30,33 +35,104 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from pgbe.resources.routes import ResourceRoute
-
-ITEM_SUFFIX = "/{id}"
+Claim = Callable[[str], bool]
 ErrorHandler = Callable[[Request, Exception], Response | Awaitable[Response]]
 
 
-class EarlierRoutes:
-    """The routes registered before a generated one, asked whether they would take its requests."""
+@runtime_checkable
+class Served(Protocol):
+    """A route the fast lane may answer: `serve(request)`, and which values each path parameter takes."""
 
-    def __init__(self, routes: Sequence[BaseRoute]) -> None:
-        self.routes = routes
+    claims: Mapping[str, Claim]
 
-    def shadow(self, method: str, path: str, *, item: bool) -> bool:
-        """Say whether one of the routes fully matches `METHOD path` (item: `METHOD path/<number>`).
-
-        Each route is asked with its own `matches`, so mounts, included routers and path converters
-        answer for themselves; item paths are probed with a few ids, which finds every parameter
-        route (a route for one particular number, `/things/7`, is not found).
-        """
-        probes = [f"{path}/{n}" for n in _PROBE_IDS] if item else [path]
-        return any(_full_match(route, method, probe) for route in self.routes for probe in probes)
+    def serve(self, request: Request) -> Awaitable[Response]: ...
 
 
-_PROBE_IDS = (1, 42, 2147483647)
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """Where a route ended up in the application: its full path and what the router adds to it."""
+
+    route: Any
+    path: str
+    methods: frozenset[str]
+    plain: bool  # no dependencies, no body limit of its own: the fast lane may serve it
 
 
-def _full_match(route: BaseRoute, method: str, path: str) -> bool:
+def placed_routes(routes: Sequence[BaseRoute]) -> Iterator[Placed]:
+    """Yield every route of `routes` in the router's order, included routers resolved."""
+    from fastapi import routing
+
+    iter_contexts = getattr(routing, "iter_route_contexts", None)
+    contexts: Iterator[Any] = iter_contexts(routes) if iter_contexts is not None else iter(routes)
+    for ctx in contexts:
+        path = getattr(ctx, "path_format", None) or getattr(ctx, "path", "")
+        plain = not getattr(ctx, "dependencies", None) and getattr(ctx, "max_body_size", None) is None
+        yield Placed(ctx, str(path), frozenset(getattr(ctx, "methods", None) or ()), plain)
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """A path template split in segments: a literal, or a parameter with the values it claims."""
+
+    segments: tuple[str | None, ...]
+    names: tuple[str, ...]
+    claims: tuple[Claim, ...]
+
+    @classmethod
+    def parse(cls, path: str, claims: Mapping[str, Claim]) -> Pattern | None:
+        """Return the pattern of `path`; None when a parameter has no claim (the router decides)."""
+        segments: list[str | None] = []
+        names: list[str] = []
+        funcs: list[Claim] = []
+        for part in path.split("/")[1:]:
+            if part.startswith("{") and part.endswith("}"):
+                name = part[1:-1]
+                if name not in claims:
+                    return None
+                segments.append(None)
+                names.append(name)
+                funcs.append(claims[name])
+            elif "{" in part or not part:
+                return None
+            else:
+                segments.append(part)
+        if not segments or segments[0] is None:
+            return None
+        return cls(tuple(segments), tuple(names), tuple(funcs))
+
+    @property
+    def literal(self) -> bool:
+        """Tell whether the pattern has no parameter."""
+        return not self.names
+
+    def match(self, parts: Sequence[str]) -> dict[str, str] | None:
+        """Return the parameters of a path split in segments (without the leading ""), or None."""
+        if len(parts) != len(self.segments):
+            return None
+        params: dict[str, str] = {}
+        claims = iter(zip(self.names, self.claims, strict=True))
+        for part, segment in zip(parts, self.segments, strict=True):
+            if segment is None:
+                name, claim = next(claims)
+                if not claim(part):
+                    return None
+                params[name] = part
+            elif part != segment:
+                return None
+        return params
+
+    def probes(self) -> list[str]:
+        """Paths this pattern claims, to ask earlier routes whether they would take them."""
+        samples = ("1", "42", "2147483647", "probe-value")
+        paths = []
+        for sample in samples if self.names else samples[:1]:
+            if all(claim(sample) for claim in self.claims):
+                parts = [sample if s is None else s for s in self.segments]
+                paths.append("/" + "/".join(parts))
+        return paths
+
+
+def _full_match(route: Any, method: str, path: str) -> bool:
     scope = {
         "type": "http",
         "method": method,
@@ -66,62 +142,89 @@ def _full_match(route: BaseRoute, method: str, path: str) -> bool:
         "query_string": b"",
     }
     try:
-        return route.matches(scope)[0] == Match.FULL
+        return bool(route.matches(scope)[0] == Match.FULL)
     except Exception:  # a route that cannot be asked out of context: leave its paths to the router
         return True
 
 
-class ResourceTable:
-    """Generated routes by `(method, "/things")`, for `/things` and for `/things/<number>`."""
+class RouteTable:
+    """Generated routes by method and path, each behind the routes registered before it."""
 
-    def __init__(self, routes: Sequence[ResourceRoute] = ()) -> None:
-        self.collections: dict[tuple[str, str], ResourceRoute] = {}
-        self.items: dict[tuple[str, str], ResourceRoute] = {}
-        for route in routes:
-            self.add(route)
+    def __init__(self) -> None:
+        self.exact: dict[tuple[str, str], Any] = {}
+        self.patterns: dict[tuple[str, str, int], list[tuple[Pattern, Any]]] = {}
+        self.deferred: set[tuple[str, str]] = set()
 
-    def add(self, route: ResourceRoute, earlier: EarlierRoutes | None = None) -> None:
-        """Claim the requests of `route` that no earlier route (nor one added before) would take."""
-        item = route.path_format.endswith(ITEM_SUFFIX)
-        path = route.path_format.removesuffix(ITEM_SUFFIX) if item else route.path_format
-        if "{" in path:
-            raise ValueError(f"{route.path_format}: only /things and /things/{{id}} are generated")
-        table = self.items if item else self.collections
-        for method in route.methods or ():
-            claims = (method, "HEAD") if method == "GET" else (method,)  # HEAD goes where GET goes
-            if earlier is not None and any(earlier.shadow(m, path, item=item) for m in claims):
-                continue
-            for claimed in claims:
-                table.setdefault((claimed, path), route)
+    def add(self, route: Any, pattern: Pattern, method: str) -> None:
+        """Claim `METHOD pattern` for `route`, unless a route added before it takes the same paths."""
+        head = pattern.segments[0]
+        assert head is not None
+        if pattern.literal:
+            path = "/" + "/".join(s for s in pattern.segments if s is not None)
+            if self._lookup(method, path) is None:
+                self.exact.setdefault((method, path), route)
+            return
+        self.patterns.setdefault((method, head, len(pattern.segments)), []).append((pattern, route))
 
-    def lookup(self, method: str, path: str) -> tuple[ResourceRoute, dict[str, str]] | None:
-        """Return the route of `METHOD path` with its path parameters, or None.
+    def defer(self, method: str, path: str) -> None:
+        """Leave `METHOD path` to the router (an earlier route takes that exact path)."""
+        self.deferred.add((method, path))
 
-        Only numeric ids are claimed: anything else goes to the router, which answers it the same
-        way (a 422 from the same handler) unless an earlier route takes it.
-        """
-        route = self.collections.get((method, path))
+    def lookup(self, method: str, path: str) -> tuple[Any, dict[str, str]] | None:
+        """Return the route of `METHOD path` with its path parameters, or None."""
+        if (method, path) in self.deferred:
+            return None
+        return self._lookup(method, path)
+
+    def _lookup(self, method: str, path: str) -> tuple[Any, dict[str, str]] | None:
+        route = self.exact.get((method, path))
         if route is not None:
             return route, {}
-        parent, _, last = path.rpartition("/")
-        if not (last.isascii() and last.isdigit() and len(last) <= _MAX_ID_DIGITS):
+        parts = path.split("/")[1:]
+        if not parts:
             return None
-        route = self.items.get((method, parent))
-        return (route, {"id": last}) if route is not None else None
+        for pattern, candidate in self.patterns.get((method, parts[0], len(parts)), ()):
+            params = pattern.match(parts)
+            if params is not None:
+                return candidate, params
+        return None
 
 
-_MAX_ID_DIGITS = 10
+def route_table(routes: Sequence[BaseRoute]) -> RouteTable:
+    """Build the table of the served routes in `routes`, each behind the routes before it.
 
-
-def resource_table(routes: Sequence[BaseRoute]) -> ResourceTable:
-    """Build the table of every generated route in `routes`, each behind the routes before it."""
-    from pgbe.resources.routes import ResourceRoute
-
-    table = ResourceTable()
-    for index, route in enumerate(routes):
-        if isinstance(route, ResourceRoute):
-            table.add(route, EarlierRoutes(routes[:index]))
+    A route the table does not serve (a hand-written one, or a generated one with dependencies) is
+    asked about every later generated route's paths: what it would take stays with the router.
+    """
+    table = RouteTable()
+    others: list[Placed] = []
+    for placed in placed_routes(routes):
+        route = placed.route
+        original = getattr(route, "original_route", route)
+        pattern = None
+        if isinstance(original, Served) and placed.plain:
+            pattern = Pattern.parse(placed.path, original.claims)
+        if pattern is None:
+            others.append(placed)
+            continue
+        _claim(table, original, pattern, placed, others)
     return table
+
+
+def _claim(table: RouteTable, route: Served, pattern: Pattern, placed: Placed, others: list[Placed]) -> None:
+    probes = pattern.probes()
+    literals = [
+        o for o in others if "{" not in o.path and o.path and pattern.match(o.path.split("/")[1:]) is not None
+    ]
+    for method in sorted(placed.methods - {"HEAD"}):
+        claims = (method, "HEAD") if method == "GET" else (method,)  # HEAD goes where GET goes
+        for claimed in claims:
+            if any(_full_match(o.route, claimed, probe) for o in others for probe in probes):
+                continue
+            for other in literals:  # `/things/me` before `/things/{slug}`: that one path stays theirs
+                if _full_match(other.route, claimed, other.path):
+                    table.defer(claimed, other.path)
+            table.add(route, pattern, claimed)
 
 
 class ResourceFastLane:
@@ -129,8 +232,8 @@ class ResourceFastLane:
 
     def __init__(self, app: ASGIApp, *, fastapi: FastAPI) -> None:
         self.app = app
-        # Built with the middleware stack, on the first request: every route is registered by then.
-        self.table = resource_table(fastapi.router.routes)
+        # Built with the middleware stack (at start-up, on the lifespan event): every route is in place.
+        self.table = route_table(fastapi.router.routes)
         handlers = fastapi.exception_handlers
         self.status_handlers: dict[int, ErrorHandler] = {
             k: v for k, v in handlers.items() if isinstance(k, int) and k != 500
@@ -150,7 +253,7 @@ class ResourceFastLane:
         scope["route"] = route
         request = Request(scope, receive, send)
         try:
-            response = await route.handler(route.resource, request)
+            response = await route.serve(request)
         except Exception as exc:
             response = await self._render(request, exc)
         if scope["method"] == "HEAD":

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pgbe.auth.permissions import Permission, authenticated, public
 
@@ -24,3 +27,14 @@ class Permissions:
     def list_permission(self) -> Permission:
         """The permission of the list endpoint."""
         return self.list if self.list is not None else self.read
+
+
+def permission_name(permission: Callable[..., Any]) -> str:
+    """Return a readable name for a permission callable (`public`, `role admin|staff`)."""
+    name = getattr(permission, "__name__", repr(permission))
+    qualname = getattr(permission, "__qualname__", name)
+    if "role" in qualname and inspect.isfunction(permission):
+        roles = inspect.getclosurevars(permission).nonlocals.get("allowed")
+        if roles:
+            return f"role {'|'.join(sorted(roles))}"
+    return str(qualname if "(" in qualname else name)

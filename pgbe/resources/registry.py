@@ -11,7 +11,8 @@ from pgbe.auth.principal import Principal
 
 if TYPE_CHECKING:
     from pgbe.db.database import Database
-    from pgbe.resources.resource import Resource
+    from pgbe.resources.routes import ResourceRoute
+    from pgbe.resources.runtime import ResourceRuntime
     from pgbe.settings import PgbeSettings
 
 PrincipalResolver = Callable[[Request], Principal | Awaitable[Principal | None] | None]
@@ -31,6 +32,9 @@ def no_read_position(request: Request) -> None:
 class ResourceRegistry:
     """Holds the database and the pluggable `resolve_principal` of every generated endpoint.
 
+    `register()` adds the runtime of each resource and its routes here: `routes` is the route table
+    the fast lane serves from.
+
     `resolve_principal(request)` returns the caller (or None); it may be sync or async. Authentication
     replaces it (e.g. with a JWT decoder); it should be cheap, as every request calls it once.
     `read_position(request)` returns the WAL position a read must see (read-your-writes), if any.
@@ -49,7 +53,8 @@ class ResourceRegistry:
         self.max_limit = settings.page_max_limit
         self.resolve_principal = resolve_principal
         self.read_position = read_position
-        self.resources: list[Resource] = []
+        self.runtimes: list[ResourceRuntime] = []
+        self.routes: list[ResourceRoute] = []
 
     async def principal(self, request: Request) -> Principal | None:
         """Return the caller of `request`."""

@@ -1,29 +1,26 @@
-"""Declare a generated REST resource for a model in a few lines."""
+"""Declare a generated REST resource for a model: what is exposed, to whom, in which shape.
+
+A `Resource` is data. It is checked against its model and schemas when it is declared, so a
+mistake fails at import; the caches, the statements and the routes belong to the runtime that
+`register()` builds, so one declaration can serve two applications.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from pydantic import BaseModel as Schema
-from sqlalchemy.orm import Mapper, RelationshipProperty
-from sqlalchemy.sql import ClauseElement
-from starlette.datastructures import QueryParams
+from sqlalchemy.orm import Mapper
 
 from pgbe.auth.principal import Principal
-from pgbe.naming import label, singularize
-from pgbe.query.params import single_includes
+from pgbe.naming import label
 from pgbe.query.spec import QuerySpec
 from pgbe.resources.json_sql import check_read_schema
 from pgbe.resources.permissions import Permissions
-from pgbe.resources.statements import Compiled, Target, compile_statement
+from pgbe.writes import ModelWrites, writes_for
 
-if TYPE_CHECKING:
-    from pgbe.resources.registry import ResourceRegistry
-
-Hook = Callable[[dict[str, Any], Principal | None], dict[str, Any] | Awaitable[dict[str, Any]]]
 SchemaChooser = Callable[[Principal | None], type[Schema]]
-MAX_CACHED_STATEMENTS = 512
 
 
 class Resource:
@@ -35,10 +32,9 @@ class Resource:
     schema does not show (a password hash) can never be filtered or sorted on.
 
     `owner_field` limits non-admin callers to rows whose `owner_field` equals their user id (other
-    rows answer 404 and are not counted); `admin_roles` see every row. `before_create` /
-    `before_update` receive the validated fields and the caller and return the fields to write (hash
-    a password, set an owner); a value may be a SQL expression. `update_schema_for` picks the PATCH
-    schema per caller.
+    rows answer 404 and are not counted); `admin_roles` see every row. `update_schema_for` picks the
+    PATCH schema per caller. What happens to the fields on the way to the table (links, managed
+    columns, defaults, hooks) is the model's own write rules (`pgbe.writes`), the same for every path.
     """
 
     def __init__(
@@ -48,7 +44,6 @@ class Resource:
         read: type[Schema],
         create: type[Schema] | None = None,
         update: type[Schema] | None = None,
-        controller: Any = None,
         path: str | None = None,
         filters: Mapping[str, Iterable[str]] | None = None,
         sort: Iterable[str] = ("id",),
@@ -57,8 +52,6 @@ class Resource:
         owner_field: str | None = None,
         admin_roles: Iterable[str] = ("admin",),
         require_if_match: bool = False,
-        before_create: Hook | None = None,
-        before_update: Hook | None = None,
         update_schema_for: SchemaChooser | None = None,
         tags: list[str] | None = None,
     ) -> None:
@@ -67,75 +60,31 @@ class Resource:
         self.read = read
         self.create_schema = create
         self.update_schema = update
-        self.controller = controller
         self.path = path or f"/{model.__table__.name}"
         self.label = label(model.__name__)
         self.permissions = permissions or Permissions()
         self.owner_field = owner_field
         self.admin_roles = frozenset(admin_roles)
         self.require_if_match = require_if_match
-        self.before_create = before_create
-        self.before_update = before_update
         self.update_schema_for = update_schema_for
         self.tags = tags or [self.label]
         check_read_schema(self.mapper, read)
         if owner_field is not None and owner_field not in self.mapper.columns:
             raise ValueError(f"owner_field {owner_field!r} is not a column of {model.__name__}")
+        if not self.path.startswith("/") or self.path.endswith("/") or "{" in self.path:
+            raise ValueError(f"path {self.path!r}: a resource path starts with / and has no parameter")
         self.spec = QuerySpec(model, read, filters=filters, sort=sort, includes=includes)
-        self.links = self._links()
-        self.field_names = {self._link_target_column(rel): key for key, rel in self.links.items()}
-        self.target = Target(self.mapper, read, self.spec, owner_field, self.links)
-        self._statements: dict[Hashable, Compiled] = {}
-        self._includes: dict[bytes, tuple[str, ...]] = {b"": ()}
-        self.registry: ResourceRegistry | None = None
-        self._check_writable(create, before_create)
-        self._check_writable(update, before_update)
+        self.writes: ModelWrites = writes_for(model)
+        hooked = self.writes.rules
+        self.writes.check_schema(create, hooked=hooked.before_create is not None)
+        self.writes.check_schema(update, hooked=hooked.before_update is not None)
 
-    def _links(self) -> dict[str, RelationshipProperty[Any]]:
-        fields = set()
-        for schema in (self.create_schema, self.update_schema):
-            if schema is not None:
-                fields |= set(schema.model_fields)
-        links = {}
-        for rel in self.mapper.relationships:
-            key = f"{singularize(rel.key)}_ids"
-            if rel.secondary is not None and key in fields:
-                links[key] = rel
-        return links
-
-    @staticmethod
-    def _link_target_column(rel: RelationshipProperty[Any]) -> str:
-        (_, link_target), *_ = rel.secondary_synchronize_pairs or ()
-        return str(link_target.name)
-
-    def _check_writable(self, schema: type[Schema] | None, hook: Hook | None) -> None:
-        if schema is None or hook is not None:
-            return
-        for name in schema.model_fields:
-            if name not in self.mapper.columns and name not in self.links:
-                raise ValueError(f"{schema.__name__}.{name} is not a column of {self.model.__name__}")
+    def __repr__(self) -> str:
+        return f"<Resource {self.path} of {self.model.__name__}>"
 
     def scoped(self, principal: Principal | None) -> bool:
         """Tell whether `principal` sees only their own rows of this resource."""
         return self.owner_field is not None and (principal is None or principal.role not in self.admin_roles)
-
-    def statement(self, key: Hashable, build: Callable[[], ClauseElement]) -> Compiled:
-        """Return the compiled statement of one shape, compiling it on first use."""
-        compiled = self._statements.get(key)
-        if compiled is None:
-            compiled = compile_statement(build())
-            if len(self._statements) < MAX_CACHED_STATEMENTS:
-                self._statements[key] = compiled
-        return compiled
-
-    def includes_of(self, query_string: bytes) -> tuple[str, ...]:
-        """Return the includes a one-row request asks for (422 for any other parameter), cached per query."""
-        includes = self._includes.get(query_string)
-        if includes is None:
-            includes = single_includes(self.spec, QueryParams(query_string).multi_items())
-            if len(self._includes) < MAX_CACHED_STATEMENTS:
-                self._includes[query_string] = includes
-        return includes
 
     def update_schema_of(self, principal: Principal | None) -> type[Schema] | None:
         """The PATCH body schema for this caller."""

@@ -1,23 +1,24 @@
-"""Routes of generated resources: complete OpenAPI from declared signatures, served by raw handlers.
+"""Routes of generated resources: added to a FastAPI app or router like any other route.
 
-Each route is a FastAPI `APIRoute` built from a signature that declares every query parameter, the
-body, the responses and the problem documents, so `/openapi.json` is complete. The route's ASGI app is
-then replaced by the resource handler, which parses the request itself: FastAPI's per-request
-dependency solving and response validation are skipped on the hot path (the handler's output is the
-Read schema's JSON, which a test checks for every resource).
+Each route is a FastAPI `APIRoute` whose endpoint's signature declares every query parameter, the
+body, the responses and the problem documents, so `/openapi.json` is complete. The endpoint itself
+is never called: the route serves the resource handler, which parses the request itself, so
+FastAPI's per-request parameter parsing and response validation are skipped (the handler's output
+is the Read schema's JSON, which a test checks for every resource). FastAPI dependencies of the
+application, of a router or of an `include_router` are run before the handler, as for any route.
 """
 
 from __future__ import annotations
 
-import inspect
-import re
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Generic, TypeVar, cast
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, cast
 
-from fastapi import FastAPI, Header, Path, Query
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, FastAPI, params
+from fastapi import routing as fastapi_routing
+from fastapi.dependencies.utils import get_dependant, get_parameterless_sub_dependant
+from fastapi.routing import APIRoute, get_request_handler
 from pydantic import BaseModel, Field
-from sqlalchemy import BigInteger, SmallInteger
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -25,27 +26,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from pgbe.http.problems import problem_docs
-from pgbe.query.params import INT4_MAX, MAX_IN_VALUES
-from pgbe.resources import endpoints
-from pgbe.resources.fast_lane import ResourceFastLane
+from pgbe.auth.permissions import Permission
+from pgbe.resources import endpoints, examples, openapi
+from pgbe.resources.fast_lane import Claim, ResourceFastLane
+from pgbe.resources.permissions import permission_name
 from pgbe.resources.registry import ResourceRegistry
 from pgbe.resources.resource import Resource
+from pgbe.resources.runtime import ResourceRuntime
 
 T = TypeVar("T")
-Handler = Callable[[Resource, Request], Awaitable[Response]]
-
-_DESCRIPTIONS = {
-    401: "Not authenticated",
-    403: "Not allowed",
-    404: "No such row (or not yours)",
-    409: "Conflict with a unique or foreign key constraint",
-    412: "If-Match does not match the current version",
-    413: "Body too large",
-    422: "Invalid body, path or query parameter",
-    428: "If-Match required",
-    503: "Database unavailable",
-}
+Handler = Callable[[ResourceRuntime, Request], Awaitable[Response]]
 
 
 class Page(BaseModel, Generic[T]):
@@ -57,217 +47,212 @@ class Page(BaseModel, Generic[T]):
     limit: int
 
 
-def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return problem_docs({status: _DESCRIPTIONS[status] for status in statuses})
+def positive_int4(raw: str) -> bool:
+    """Claim a path segment that can be a positive 32-bit integer id (digits only)."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 10
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One route of a resource, before it is added to a router: what serves it, how it is documented."""
+
+    name: str
+    path: str
+    method: str
+    handler: Handler
+    endpoint: Callable[..., Any]
+    permission: Permission
+    claims: Mapping[str, Claim] = field(default_factory=dict)
+    scoped: bool = False  # callers see only their own rows (`pgbe routes` says so)
+    options: Mapping[str, Any] = field(default_factory=dict)  # response_model, status_code, ...
 
 
 class ResourceRoute(APIRoute):
     """An APIRoute documented from its endpoint's signature and served by a resource handler.
 
-    `ResourceFastLane` calls `handler(resource, request)` itself; the route's ASGI app does the same
-    for the requests the fast lane leaves to the router.
+    The fast lane calls `serve(request)` itself; the route's ASGI app, for the requests the fast
+    lane leaves to the router, runs the route's FastAPI dependencies and then does the same. Copies
+    made by FastAPI (an `include_router` of an older FastAPI) find their handler on the endpoint.
     """
 
-    def __init__(
-        self, path: str, endpoint: Callable[..., Any], *, resource: Resource, handler: Handler, **kwargs: Any
-    ) -> None:
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        operation: Operation = endpoint.operation  # type: ignore[attr-defined]
+        self.runtime: ResourceRuntime = endpoint.runtime  # type: ignore[attr-defined]
+        self.handler = operation.handler
+        self.claims = operation.claims
+        self.operation = operation
+        own = " (own rows)" if operation.scoped else ""
+        self.permission_label = permission_name(operation.permission) + own
         super().__init__(path, endpoint, **kwargs)
-        self.resource = resource
-        self.handler = handler
-        self.app = self._serve
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self.handler(self.resource, Request(scope, receive, send))
-        await response(scope, receive, send)
+    async def serve(self, request: Request) -> Response:
+        """Answer `request` with the resource handler."""
+        return await self.handler(self.runtime, request)
 
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The handler the router calls: the route's dependencies (if any), then `serve`."""
+        route: Any = self
+        context_var = getattr(fastapi_routing, "_effective_route_context_var", None)
+        effective = context_var.get() if context_var is not None else None
+        if effective is not None and effective.original_route is self:
+            route = effective  # this route as an include_router placed it: prefix and dependencies
+        dependencies: list[params.Depends] = list(route.dependencies)
+        if not dependencies:
+            return self.serve
+        serve = self.serve
 
-def _documented(name: str, doc: str, params: list[inspect.Parameter]) -> Callable[..., Any]:
-    async def endpoint(**kwargs: Any) -> None:  # pragma: no cover - never called, see ResourceRoute
-        raise RuntimeError(f"served by the resource handler, not with {sorted(kwargs)}")
+        async def after_dependencies(request: Request) -> Response:
+            return await serve(request)
 
-    endpoint.__name__ = name
-    endpoint.__doc__ = doc
-    endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    return endpoint
-
-
-def _param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
-
-
-def _csv_pattern(item: str) -> str:
-    """A pattern for a comma-separated list of `item` (no empty item), so the OpenAPI is exact."""
-    return f"^{item}(,{item})*$"
-
-
-def _choice(names: Any) -> str:
-    return "(" + "|".join(re.escape(name) for name in names) + ")"
-
-
-def _include_param(res: Resource) -> list[inspect.Parameter]:
-    if not res.spec.includes:
-        return []
-    allowed = ", ".join(res.spec.includes)
-    query = Query(
-        description=f"Related data to embed, comma-separated: {allowed}",
-        pattern=_csv_pattern(_choice(res.spec.includes)),
-    )
-    return [_param("include", Annotated[str | None, query], None)]
+        path = route.path_format
+        dependant = get_dependant(path=path, call=after_dependencies)
+        for depends in reversed(dependencies):
+            dependant.dependencies.insert(0, get_parameterless_sub_dependant(depends=depends, path=path))
+        return get_request_handler(
+            dependant=dependant,
+            response_class=Response,
+            dependency_overrides_provider=route.dependency_overrides_provider,
+        )
 
 
-def _filter_params(res: Resource) -> list[inspect.Parameter]:
-    params: list[inspect.Parameter] = []
-    for name, field in res.spec.filters.items():
-        column_type = field.attribute.property.columns[0].type
-        try:
-            python_type: Any = column_type.python_type
-        except NotImplementedError:
-            python_type = str
-        for op in sorted(field.operators):
-            alias = name if op == "eq" else f"{name}__{op}"
-            annotation: Any = python_type
-            description = f"Rows whose {name} {op.replace('_', ' ')} the value"
-            pattern = None
-            if op == "in":
-                annotation = str
-                description = (
-                    f"Rows whose {name} is one of these comma-separated values (at most {MAX_IN_VALUES})"
-                )
-                # integers of at most 9 digits always fit the int4 columns the example filters on
-                pattern = _csv_pattern(r"-?[0-9]{1,9}" if python_type is int else "[^,]+")
-            elif op == "isnull":
-                annotation = bool
-                description = f"true: rows without a {name}; false: rows with one"
-            elif op in ("contains", "startswith", "icontains"):
-                annotation = str
-                description = f"Rows whose {name} {op} the text (% and _ match literally)"
-            low = high = None
-            if annotation is int:  # the range of the column's type, as the filter parser checks it
-                bits = 16 if isinstance(column_type, SmallInteger) else 32
-                bits = 64 if isinstance(column_type, BigInteger) else bits
-                low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-            query = Query(alias=alias, description=description, pattern=pattern, ge=low, le=high)
-            params.append(_param(f"filter_{len(params)}", Annotated[annotation | None, query], None))
-    return params
+def _examples(res: Resource, default_limit: int) -> dict[str, Any]:
+    """Example bodies of each operation's request and response, from the resource's schemas."""
+    read = examples.example(res.read)
+    found = {
+        "read": read,
+        "page": {"items": [read], "total": 1, "skip": 0, "limit": default_limit},
+    }
+    for name, schema in (("create", res.create_schema), ("update", res.update_schema)):
+        if schema is not None:
+            found[name] = examples.example(schema)
+    return found
 
 
-def _list_params(res: Resource, registry: ResourceRegistry) -> list[inspect.Parameter]:
-    sortable = ", ".join(res.spec.sort)
-    return [
-        _param("skip", Annotated[int, Query(ge=0, le=INT4_MAX, description="Rows to skip")], 0),
-        _param(
-            "limit",
-            Annotated[int, Query(ge=0, le=registry.max_limit, description="Rows per page")],
-            registry.default_limit,
-        ),
-        _param(
-            "sort",
-            Annotated[
-                str | None,
-                Query(
-                    description=f"Comma-separated fields, `-` for descending. Allowed: {sortable}",
-                    pattern=_csv_pattern("-?" + _choice(res.spec.sort)),
-                ),
-            ],
-            None,
-        ),
-        *_include_param(res),
-        *_filter_params(res),
-    ]
-
-
-_ID = _param("id", Annotated[int, Path(ge=1, le=INT4_MAX)])
-_IF_MATCH = _param(
-    "if_match",
-    Annotated[str | None, Header(alias="If-Match", description="The ETag of the version you last read")],
-    None,
-)
-
-
-def _body(schema: type[BaseModel]) -> inspect.Parameter:
-    return _param("body", schema)
-
-
-def _routes(res: Resource, registry: ResourceRegistry) -> list[APIRoute]:
+def _operations(rt: ResourceRuntime) -> list[Operation]:
+    res, registry = rt.resource, rt.registry
+    spec = res.spec
     plural = res.model.__table__.name
+    kind = "".join(part.capitalize() for part in plural.split("_"))  # names the sort/include enums
+    example = _examples(res, registry.default_limit)
+    etag = {"ETag": openapi.ETAG}
     item = f"{res.path}/{{id}}"
-    common: dict[str, Any] = {"tags": res.tags}
+    ids = {"id": positive_int4}
     auth = (401, 403)
-    routes: list[APIRoute] = [
-        ResourceRoute(
+    perms = res.permissions
+    scoped = res.owner_field is not None
+    limits = {"default_limit": registry.default_limit, "max_limit": registry.max_limit}
+    ops = [
+        Operation(
+            "list",
             res.path,
-            _documented(
-                f"list_{plural}", f"List {plural}: filter, sort, paginate.", _list_params(res, registry)
+            "GET",
+            endpoints.list_rows,
+            openapi.documented(
+                f"list_{plural}",
+                f"List {plural}: filter, sort, paginate.",
+                openapi.list_params(spec, name=kind, **limits),
             ),
-            resource=res,
-            handler=endpoints.list_rows,
-            methods=["GET"],
-            response_model=Page[res.read],  # type: ignore[name-defined]
-            responses=_problems(*auth, 422, 503),
-            **common,
+            perms.list_permission,
+            scoped=scoped,
+            options={
+                "response_model": Page[res.read],  # type: ignore[name-defined]
+                "responses": {200: openapi.response(example=example["page"])}
+                | openapi.problems(*auth, 422, 503),
+            },
         ),
-        ResourceRoute(
+        Operation(
+            "get",
             item,
-            _documented(f"get_{plural}", f"Get one of {plural} by id.", [_ID, *_include_param(res)]),
-            resource=res,
-            handler=endpoints.get_row,
-            methods=["GET"],
-            response_model=res.read,
-            responses=_problems(*auth, 404, 422, 503),
-            **common,
+            "GET",
+            endpoints.get_row,
+            openapi.documented(
+                f"get_{plural}",
+                f"Get one of {plural} by id.",
+                [openapi.ID, *openapi.include_param(spec, name=kind)],
+            ),
+            perms.read,
+            ids,
+            scoped=scoped,
+            options={
+                "response_model": res.read,
+                "responses": {200: openapi.response(example=example["read"], headers=etag)}
+                | openapi.problems(*auth, 404, 422, 503),
+            },
         ),
     ]
     if res.create_schema is not None:
-        routes.append(
-            ResourceRoute(
+        ops.append(
+            Operation(
+                "create",
                 res.path,
-                _documented(f"create_{plural}", f"Create one of {plural}.", [_body(res.create_schema)]),
-                resource=res,
-                handler=endpoints.create_row,
-                methods=["POST"],
-                status_code=201,
-                response_model=res.read,
-                responses=_problems(*auth, 409, 413, 422, 503),
-                **common,
+                "POST",
+                endpoints.create_row,
+                openapi.documented(
+                    f"create_{plural}",
+                    f"Create one of {plural}.",
+                    [openapi.body(res.create_schema, example["create"])],
+                ),
+                perms.create,
+                options={
+                    "status_code": 201,
+                    "response_model": res.read,
+                    "responses": {
+                        201: openapi.response(
+                            example=example["read"], headers={"Location": openapi.LOCATION, **etag}
+                        )
+                    }
+                    | openapi.problems(*auth, 409, 413, 415, 422, 503),
+                },
             )
         )
     if res.update_schema is not None:
-        routes.append(
-            ResourceRoute(
+        caller_note = (
+            " The body shown is the widest one; which of its fields a caller may send depends on"
+            " the caller, and a field they may not change is a 422."
+            if res.update_schema_for is not None
+            else ""
+        )
+        ops.append(
+            Operation(
+                "update",
                 item,
-                _documented(
+                "PATCH",
+                endpoints.update_row_handler,
+                openapi.documented(
                     f"update_{plural}",
-                    f"Change some fields of one of {plural}."
-                    + (
-                        " The body shown is the widest one; which of its fields a caller may send depends on"
-                        " the caller, and a field they may not change is a 422."
-                        if res.update_schema_for is not None
-                        else ""
-                    ),
-                    [_ID, _IF_MATCH, _body(res.update_schema)],
+                    f"Change some fields of one of {plural}." + caller_note,
+                    [openapi.ID, openapi.IF_MATCH, openapi.body(res.update_schema, example["update"])],
                 ),
-                resource=res,
-                handler=endpoints.update_row_handler,
-                methods=["PATCH"],
-                response_model=res.read,
-                responses=_problems(*auth, 404, 409, 412, 413, 422, 428, 503),
-                **common,
+                perms.update,
+                ids,
+                scoped=scoped,
+                options={
+                    "response_model": res.read,
+                    "responses": {200: openapi.response(example=example["read"], headers=etag)}
+                    | openapi.problems(*auth, 404, 409, 412, 413, 415, 422, 428, 503),
+                },
             )
         )
-    routes.append(
-        ResourceRoute(
+    ops.append(
+        Operation(
+            "delete",
             item,
-            _documented(f"delete_{plural}", f"Delete one of {plural}.", [_ID, _IF_MATCH]),
-            resource=res,
-            handler=endpoints.delete_row_handler,
-            methods=["DELETE"],
-            status_code=204,
-            response_class=Response,
-            responses=_problems(*auth, 404, 409, 412, 422, 428, 503),
-            **common,
+            "DELETE",
+            endpoints.delete_row_handler,
+            openapi.documented(
+                f"delete_{plural}", f"Delete one of {plural}.", [openapi.ID, openapi.IF_MATCH]
+            ),
+            perms.delete,
+            ids,
+            scoped=scoped,
+            options={
+                "status_code": 204,
+                "response_class": Response,
+                "responses": openapi.problems(*auth, 404, 409, 412, 422, 428, 503),
+            },
         )
     )
-    return routes
+    return ops
 
 
 class MethodNotAllowed:
@@ -282,26 +267,92 @@ class MethodNotAllowed:
         raise HTTPException(405, detail, headers={"Allow": self.allow})
 
 
+def _add(router: APIRouter, rt: ResourceRuntime, operation: Operation) -> list[ResourceRoute]:
+    """Add the route of `operation` (and, for a GET, its undocumented HEAD twin) to `router`."""
+    endpoint = operation.endpoint
+    endpoint.operation = operation  # type: ignore[attr-defined]
+    endpoint.runtime = rt  # type: ignore[attr-defined]
+    methods = [[operation.method], ["HEAD"]] if operation.method == "GET" else [[operation.method]]
+    routes = []
+    # Stable operation ids (`products.list`): the names client generators give their functions.
+    operation_id = f"{rt.resource.model.__table__.name}.{operation.name}"
+    for each in methods:
+        documented = each != ["HEAD"]
+        router.add_api_route(
+            operation.path,
+            endpoint,
+            methods=each,
+            tags=list(rt.resource.tags),
+            route_class_override=ResourceRoute,
+            include_in_schema=documented,
+            operation_id=operation_id if documented else f"{operation_id}.head",
+            **operation.options,
+        )
+        route = router.routes[-1]
+        assert isinstance(route, ResourceRoute)
+        routes.append(route)
+    return routes
+
+
 def register(
-    app: FastAPI,
+    target: FastAPI | APIRouter,
     *resources: Resource,
     registry: ResourceRegistry,
 ) -> ResourceRegistry:
-    """Add the routes of `resources` to `app`, sharing `registry` (kept as `app.state.resources`)."""
-    app.state.resources = registry
+    """Add the routes of `resources` to an application or a router, sharing `registry`.
+
+    Routes added to a router get its prefix and dependencies, and those of the `include_router` that
+    places it, like any route. Given an application, this also installs the fast lane
+    (`install(app, registry)`); an application that includes a router of resources calls `install`
+    itself. Declaration errors (a path two routes claim) are raised here.
+    """
+    router = target.router if isinstance(target, FastAPI) else target
     for res in resources:
-        if res.registry is not None:
+        if any(other.resource is res for other in registry.runtimes):
             raise ValueError(f"resource {res.path} is registered twice")
-        res.registry = registry
-        registry.resources.append(res)
-        routes = _routes(res, registry)
-        app.router.routes.extend(routes)
+        rt = ResourceRuntime(res, registry)
+        routes = [route for op in _operations(rt) for route in _add(router, rt, op)]
+        for route in routes:
+            clash = next((r for r in registry.routes if _same_route(r, route)), None)
+            if clash is not None:
+                raise ValueError(
+                    f"{sorted(route.methods or ())} {route.path} is declared twice ({clash.runtime.resource})"
+                )
+        registry.runtimes.append(rt)
+        registry.routes.extend(routes)
         for path in dict.fromkeys(route.path for route in routes):
             methods = {m for r in routes if r.path == path for m in (r.methods or ())}
-            methods |= {"HEAD"} if "GET" in methods else set()  # the fast lane answers HEAD
-            app.router.routes.append(Route(path, MethodNotAllowed(sorted(methods)), include_in_schema=False))
+            router.routes.append(Route(path, MethodNotAllowed(sorted(methods)), include_in_schema=False))
+    if isinstance(target, FastAPI):
+        install(target, registry)
+    return registry
+
+
+def _same_route(a: ResourceRoute, b: ResourceRoute) -> bool:
+    return a is not b and a.path == b.path and bool(set(a.methods or ()) & set(b.methods or ()))
+
+
+def _tag_descriptions(app: FastAPI, registry: ResourceRegistry) -> None:
+    """Describe each resource's tag in the OpenAPI, unless the application describes it already."""
+    tags = list(app.openapi_tags or [])
+    named = {tag["name"] for tag in tags}
+    for rt in registry.runtimes:
+        res = rt.resource
+        doc = (res.model.__doc__ or "").strip().splitlines()
+        what = doc[0].rstrip(".") if doc else res.label
+        for name in res.tags:
+            if name not in named:
+                named.add(name)
+                description = f"{what}: list (filter, sort, paginate), get, create, change and delete."
+                tags.append({"name": name, "description": description})
+    app.openapi_tags = tags
+
+
+def install(app: FastAPI, registry: ResourceRegistry) -> None:
+    """Serve generated routes through the fast lane and keep `registry` as `app.state.resources`."""
+    app.state.resources = registry
+    _tag_descriptions(app, registry)
     if not any(m.cls is cast(Any, ResourceFastLane) for m in app.user_middleware):
         # innermost: every middleware of the application still sees the generated routes' requests
         app.user_middleware.append(Middleware(ResourceFastLane, fastapi=app))
     app.openapi_schema = None
-    return registry

@@ -36,6 +36,7 @@ from pgbe.query.builder import order_by, sort_columns, where_clauses
 from pgbe.query.params import ListParams
 from pgbe.query.spec import QuerySpec, related_schema
 from pgbe.resources.json_sql import grouped_related_json, json_object, page_json
+from pgbe.writes import Link
 
 _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 
@@ -73,7 +74,7 @@ class Target:
     read: type[Schema]
     spec: QuerySpec
     owner_field: str | None
-    links: Mapping[str, RelationshipProperty[Any]]
+    links: Mapping[str, Link]
 
     @property
     def table(self) -> Any:
@@ -213,7 +214,7 @@ def insert_row(
     row = stmt.returning(*table.c).cte("row")
     result = select(json_object(t.mapper, t.read, row.c), row.c[t.pk.name], t.version_of(row.c))
     for key, ids in links.items():
-        rel = t.links[key]
+        rel = t.links[key].relationship
         parent_col, link_parent, link_target = _link_columns(rel)
         rows = select(row.c[parent_col.name], func.unnest(_ids_param(key, rel, ids))).distinct()
         assert rel.secondary is not None
@@ -258,7 +259,7 @@ def update_row(
     found = exists().where(*conditions) if check_version else null()
     result = select(body, version, found, null() if allowed is None else allowed)
     for key, ids in links.items():
-        rel = t.links[key]
+        rel = t.links[key].relationship
         parent_col, link_parent, link_target = _link_columns(rel)
         assert rel.secondary is not None
         link = cast(Table, rel.secondary)

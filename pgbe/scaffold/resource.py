@@ -272,7 +272,6 @@ def _declaration(plan: ResourcePlan) -> tuple[list[str], str]:
     sort += ["created_at", "updated_at"]
     n, m = plan.name, plan.module
     imports = [
-        f"from app.controllers.{m} import {m}_controller",
         f"from app.models.{m} import {n}",
         f"from app.schemas.{m} import {n}Create, {n}Read, {n}Update",
         "from pgbe.auth.permissions import has_role, public",

@@ -10,6 +10,7 @@ import asyncpg
 import httpx
 
 from pgbe.db.database import Database, libpq_dsn
+from pgbe.observability.sql import CountedConnection
 from pgbe.testing.queries import QueryCounter
 
 
@@ -31,7 +32,8 @@ async def rolled_back_client(app: Any, database: Database) -> AsyncIterator[ApiC
 
     Each acquire opens a savepoint, so a request that fails leaves the test's transaction usable.
     """
-    conn = await asyncpg.connect(libpq_dsn(database.url))
+    # counted like the pools' connections, so request logs show the statements of a test's requests
+    conn = await asyncpg.connect(libpq_dsn(database.url), connection_class=CountedConnection)
     outer = conn.transaction()
     await outer.start()
     counter = QueryCounter()

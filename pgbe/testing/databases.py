@@ -32,8 +32,16 @@ class TestServer:
         configured = os.environ.get("TEST_DATABASE_URL")
         if configured:
             return cls(admin_url=libpq_dsn(configured))
+        # mkdtemp: a folder of this user's own (mode 700) per run, whoever ran before
         folder = Path(tempfile.mkdtemp(prefix="pgbe-test-pg-"))
         return cls(admin_url=embedded.start(folder, persistent=False), embedded_dir=folder)
+
+    def server_version(self) -> str:
+        """Return the server's PostgreSQL version, e.g. `18.6` or `15.19 (Debian 15.19-0+deb12u1)`."""
+        with psycopg.connect(self.admin_url) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+        assert row is not None
+        return str(row[0])
 
     def url_for(self, name: str) -> str:
         """Return the libpq URL of database `name` on this server."""

@@ -10,6 +10,7 @@ through that transaction-pooling PgBouncer (DB_PGBOUNCER=true) while migrations 
 from __future__ import annotations
 
 import os
+import platform
 import secrets
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -56,14 +57,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_url_key] = url
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
-    """Say which database the tests use."""
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    """Say which Python and which PostgreSQL server and database the tests use."""
     from pgbe.db.database import describe
 
-    if _url_key not in config.stash:
+    if _url_key not in config.stash or _server is None:
         return None
-    where = "embedded PostgreSQL (pgserver)" if _server and _server.embedded_dir else "TEST_DATABASE_URL"
-    return f"database: {describe(config.stash[_url_key])} [{where}]"
+    where = "embedded (pgbe[embedded])" if _server.embedded_dir else "TEST_DATABASE_URL"
+    return [
+        f"python: {platform.python_implementation()} {platform.python_version()} ({sys.executable})",
+        f"postgresql: {_server.server_version()} [{where}]",
+        f"database: {describe(config.stash[_url_key])}",
+    ]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

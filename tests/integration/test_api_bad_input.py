@@ -272,3 +272,28 @@ async def test_require_if_match_without_header_returns_428(strict_api: ApiClient
     assert await strict_api.conn.fetchval("SELECT name FROM categories WHERE id = $1", created["id"]) == "A"
     response = await strict_api.delete(url, headers={"If-Match": '"1"'})
     assert response.status_code == 204
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None],
+)
+async def test_create_product_json_under_other_content_type_returns_415_unchanged(
+    api: ApiClient, state: dict[str, Any], staff: dict[str, str], content_type: str | None
+) -> None:
+    headers = {**staff, **({"content-type": content_type} if content_type else {})}
+    body = b'{"name": "Smuggled", "price": 1}'
+    response = await api.post("/products", content=body, headers=headers)
+    _assert_problem(response, 415)
+    patched = await api.patch(f"/products/{state['product']}", content=b'{"price": 5}', headers=headers)
+    _assert_problem(patched, 415)
+    assert await _fingerprint(api) == state["before"]
+
+
+async def test_create_product_json_with_charset_or_json_suffix_is_accepted(
+    api: ApiClient, staff: dict[str, str]
+) -> None:
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        body = b'{"name": "Fine", "price": 1}'
+        response = await api.post("/products", content=body, headers={**staff, "content-type": content_type})
+        assert response.status_code == 201, response.text

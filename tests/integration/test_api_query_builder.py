@@ -11,6 +11,7 @@ from app.controllers.product import product_controller
 from app.models import Category, Product, Tag
 from app.resources import products
 from pgbe.query import parse_list_params
+from pgbe.resources.runtime import target_of
 from pgbe.resources.statements import select_page
 from pgbe.testing.queries import count_queries, no_lazy_loads
 
@@ -48,7 +49,9 @@ def test_controller_get_page_and_fast_statement_return_same_ids(
     items = [tuple(item.split("=", 1)) for item in query.split("&") if item]
     params = parse_list_params(products.spec, items, default_limit=50, max_limit=500)
     rows, total = product_controller.get_page(db, products.spec, params)
-    page = db.execute(select_page(products.target, params, scoped=False), params.bind_values()).scalar_one()
+    page = db.execute(
+        select_page(target_of(products), params, scoped=False), params.bind_values()
+    ).scalar_one()
     assert [p["id"] for p in page["items"]] == [row.id for row in rows]
     assert page["total"] == total
     assert rows or not total

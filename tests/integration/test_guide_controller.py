@@ -88,8 +88,9 @@ def test_create_with_tag_ids_sets_the_many_to_many_collection(db: Session) -> No
     assert sorted(t.name for t in product.tags) == ["new", "sale"]
 
 
-def test_create_with_missing_tag_id_raises_not_found_naming_the_ids(db: Session) -> None:
-    with pytest.raises(NotFoundError) as exc:
+def test_create_with_missing_tag_id_raises_conflict_naming_the_ids(db: Session) -> None:
+    # the same answer as a generated endpoint's (409): a link to a row that does not exist
+    with pytest.raises(ConflictError) as exc:
         product_controller.create(db, obj_in=ProductCreate(name="Chair", price=50, tag_ids=[999_999]))
     assert exc.value.field == "tag_ids"
     assert "999999" in exc.value.detail

@@ -1,7 +1,10 @@
 """Scale-out fixtures: a primary, a streaming hot standby and PgBouncer (transaction mode) on loopback.
 
-The servers come from the distribution's `postgresql` and `pgbouncer` packages (installed when missing,
-as root) and run on free ports under a temporary directory; they are stopped and deleted afterwards.
+The primary and the replica are built from the embedded PostgreSQL's programs (initdb, pg_ctl,
+pg_basebackup: pgbe[embedded]), else from the distribution's server package; PgBouncer from a
+`pgbouncer` on PATH or in /usr/sbin, and its tests are skipped, saying why, when there is none. All
+run on free ports under a temporary directory, as this user (as root: the embedded server's account),
+and are stopped and deleted afterwards.
 """
 
 from __future__ import annotations
@@ -20,8 +23,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from pgbe.db import embedded
+from pgbe.db.embedded_account import server_account
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+SBIN = ("/usr/sbin", "/usr/local/sbin", "/sbin", "/opt/homebrew/bin", "/usr/local/bin")
 
 
 def _free_ports(count: int) -> list[int]:
@@ -35,9 +42,25 @@ def _free_ports(count: int) -> list[int]:
             s.close()
 
 
-def _pg_bin() -> Path:
+def _pg_bin() -> Path | None:
+    if embedded.available():
+        return embedded.bin_dir()
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
-    return found[-1].parent
+    return found[-1].parent if found else None
+
+
+def pgbouncer_binary() -> str | None:
+    """Return PgBouncer's path: on PATH, or where distributions put it (sbin, not on a user's PATH)."""
+    return shutil.which("pgbouncer") or shutil.which("pgbouncer", path=os.pathsep.join(SBIN))
+
+
+def _run_as(directory: Path) -> str:
+    """The account the servers run as: "" for this user, else (as root) the embedded server's account."""
+    account = server_account(directory, None)
+    if account is None:
+        return ""
+    os.chown(directory, account.uid, account.gid)
+    return account.name
 
 
 @dataclass
@@ -48,6 +71,9 @@ class Cluster:
     primary_port: int
     replica_port: int
     bouncer_port: int
+    bin_dir: Path
+    run_as: str
+    env: dict[str, str]
 
     def url(self, port: int, database: str = "postgres") -> str:
         """Return a libpq URL of `database` on the server listening on `port`."""
@@ -66,9 +92,9 @@ class Cluster:
         return self.url(self.bouncer_port, database)
 
     def _pg_ctl(self, *args: str) -> None:
-        run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        run_as = ["runuser", "-u", self.run_as, "--"] if self.run_as else []
         subprocess.run(
-            [*run_as, str(_pg_bin() / "pg_ctl"), *args], check=True, capture_output=True, timeout=60
+            [*run_as, str(self.bin_dir / "pg_ctl"), *args], check=True, capture_output=True, timeout=60
         )
 
     def stop_replica(self) -> None:
@@ -118,13 +144,18 @@ def _run_script(name: str, env: dict[str, str], timeout: float) -> None:
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
-    """Start primary + streaming replica + PgBouncer on free loopback ports; stop them afterwards."""
-    _run_script("ensure_packages.sh", dict(os.environ), timeout=600)
+    """Start a primary and a streaming replica on free loopback ports; stop them afterwards."""
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL server programs: install pgbe[embedded] (or the postgresql package)")
     directory = Path(tempfile.mkdtemp(prefix="pgbe-scaleout-"))
     primary, replica, bouncer = _free_ports(3)
+    run_as = _run_as(directory)
     env = {
         **os.environ,
         "SCALEOUT_DIR": str(directory),
+        "PG_BIN": str(bin_dir),
+        "RUN_AS": run_as,
         "PRIMARY_PORT": str(primary),
         "REPLICA_PORT": str(replica),
         "BOUNCER_PORT": str(bouncer),
@@ -132,10 +163,20 @@ def cluster() -> Iterator[Cluster]:
     }
     try:
         _run_script("scaleout_up.sh", env, timeout=120)
-        yield Cluster(directory, primary, replica, bouncer)
+        yield Cluster(directory, primary, replica, bouncer, bin_dir, run_as, env)
     finally:
         _run_script("scaleout_down.sh", env, timeout=120)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(cluster: Cluster) -> Cluster:
+    """Start PgBouncer (transaction mode) in front of the primary; skipped when none is installed."""
+    binary = pgbouncer_binary()
+    if binary is None:
+        pytest.skip(f"pgbouncer not found on PATH or in {', '.join(SBIN)} (Debian: apt install pgbouncer)")
+    _run_script("bouncer_up.sh", {**cluster.env, "PGBOUNCER": binary}, timeout=60)
+    return cluster
 
 
 @pytest.fixture

@@ -1,10 +1,11 @@
 #!/bin/bash
-# Stop PgBouncer, the replica and the primary started by scaleout_up.sh, then delete their state.
-: "${SCALEOUT_DIR:?set SCALEOUT_DIR}"
-B=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}
+# Stop PgBouncer, the replica and the primary started by scaleout_up.sh / bouncer_up.sh, then delete
+# their state. Safe to run when some or none of them run.
+: "${SCALEOUT_DIR:?set SCALEOUT_DIR}" "${PG_BIN:?set PG_BIN}"
+B=$PG_BIN
 D=$SCALEOUT_DIR/pg
 PB=$SCALEOUT_DIR/pgbouncer
-if [ "$(id -u)" = 0 ]; then AS_PG="runuser -u postgres --"; else AS_PG=""; fi
+if [ -n "${RUN_AS:-}" ]; then AS_PG="runuser -u $RUN_AS --"; else AS_PG=""; fi
 if [ -f "$PB/pgbouncer.pid" ]; then
   PID=$(cat "$PB/pgbouncer.pid"); kill -TERM "$PID" 2>/dev/null
   # a zombie (state Z) waiting for a slow reaper counts as gone

@@ -17,7 +17,7 @@ from pgbe.db.database import Database
 from pgbe.settings import PgbeSettings
 from tests.scaleout.conftest import ROOT, Cluster
 
-pytestmark = pytest.mark.scaleout
+pytestmark = [pytest.mark.scaleout, pytest.mark.usefixtures("pgbouncer")]
 
 CLIENTS = 8  # PgBouncer has 3 server connections per database (BOUNCER_POOL_SIZE)
 ROUNDS = 25

@@ -85,3 +85,41 @@ def test_query_spec_refuses_unsortable_related_field(sort: str, message: str) ->
 
     with pytest.raises(ValueError, match=message):
         QuerySpec(Product, ProductRead, sort=[sort], includes=["category", "tags"])
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "0",
+        "7",
+        "-1",
+        "2147483647",
+        "-2147483648",
+        "2147483648",
+        "-2147483649",
+        "9999999999",
+        "007",
+        "+5",
+        "1.0",
+    ],
+)
+def test_in_pattern_documented_accepts_exactly_what_the_parser_accepts(raw: str) -> None:
+    import re
+
+    parameter = products.spec.parameters["price__in"]
+    doc = parameter.operator.document("price", parameter.field.value_type)
+    documented = re.fullmatch(doc.pattern or "", f"{raw},1") is not None
+    try:
+        _parse([("price__in", f"{raw},1")])
+        parsed = True
+    except ValidationError:
+        parsed = False
+    assert documented == parsed
+
+
+def test_every_declared_operator_is_a_parameter_with_a_row() -> None:
+    from pgbe.query import OPERATORS
+
+    for name, field in products.spec.filters.items():
+        for op in field.operators:
+            assert products.spec.parameters[OPERATORS[op].key(name)].operator is OPERATORS[op]

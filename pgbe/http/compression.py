@@ -1,0 +1,32 @@
+"""Response compression: gzip above a size threshold, for clients that accept it."""
+
+from __future__ import annotations
+
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+def _accepts_gzip(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"accept-encoding":
+            return b"gzip" in value.lower()
+    return False
+
+
+class CompressionMiddleware:
+    """Starlette's gzip for the requests that accept it; every other request passes untouched.
+
+    Starlette's middleware wraps every response, compressible or not, to add `Vary: Accept-Encoding`
+    to large ones (about 6 us a request); a client that cannot take gzip gets the same bytes either
+    way, so its requests skip it, and caches still see the `Vary` of every compressed response.
+    """
+
+    def __init__(self, app: ASGIApp, *, minimum_size: int, compresslevel: int = 6) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=minimum_size, compresslevel=compresslevel)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _accepts_gzip(scope):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

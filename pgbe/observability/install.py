@@ -1,0 +1,92 @@
+"""Wire logs, metrics, traces, error reports, CORS and compression into an application from settings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+
+from pgbe.http.compression import CompressionMiddleware
+from pgbe.observability import sql
+from pgbe.observability.logs import configure_logging, resolve_format
+from pgbe.observability.middleware import ObservabilityMiddleware
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from pgbe.db.database import Database
+    from pgbe.settings import PgbeSettings
+
+# Headers a browser may read from a cross-origin response: what the generated routes send.
+EXPOSED_HEADERS = ["ETag", "Location", "Link", "X-Request-ID", "X-Min-LSN", "Retry-After"]
+
+
+def http_middleware(settings: PgbeSettings, database: Database) -> list[Middleware]:
+    """Return pgbe's operations middleware, outermost first: observability, CORS, compression.
+
+    The observability middleware should be the outermost user middleware, so that it sees every
+    request and its final status; CORS and compression apply to every route, generated ones included.
+    """
+    from pgbe.observability.metrics import HttpMetrics
+    from pgbe.observability.pools import PoolSampler
+
+    tracer = None
+    if settings.tracing_enabled:
+        from pgbe.observability.tracing import configure_tracing
+
+        tracer = configure_tracing(database, service_name=settings.project_name)
+    stack = [
+        Middleware(
+            ObservabilityMiddleware,
+            access_log=settings.access_log,
+            metrics=HttpMetrics() if settings.metrics_enabled else None,
+            tracer=tracer,
+            sampler=PoolSampler(database) if settings.metrics_enabled else None,
+        )
+    ]
+    if settings.cors_origins:
+        stack.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_credentials=settings.cors_allow_credentials,
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"],
+                allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"],
+                expose_headers=EXPOSED_HEADERS,
+                max_age=settings.cors_max_age,
+            )
+        )
+    if settings.gzip_min_bytes:
+        stack.append(Middleware(CompressionMiddleware, minimum_size=settings.gzip_min_bytes))
+    return stack
+
+
+def configure_process(settings: PgbeSettings) -> None:
+    """Set up what belongs to the process: log format and level, SQL counting, Sentry."""
+    log_format = resolve_format(settings.log_format, development=settings.is_development)
+    configure_logging(log_format, level=settings.log_level, access_log=settings.access_log)
+    sql.configure(slow_ms=settings.slow_sql_ms)
+    if settings.sentry_dsn is not None:
+        from pgbe.observability.reports import configure_sentry
+
+        configure_sentry(
+            settings.sentry_dsn.get_secret_value(),
+            environment=settings.environment,
+            traces_sample_rate=settings.sentry_traces_sample_rate,
+        )
+
+
+def install(app: FastAPI, *, settings: PgbeSettings, database: Database) -> None:
+    """Configure the process and add pgbe's operations middleware (outermost) and `/metrics` to `app`.
+
+    Call it after every other `add_middleware`, so that its middleware wrap all the others.
+    """
+    configure_process(settings)
+    for middleware in reversed(http_middleware(settings, database)):
+        app.user_middleware.insert(0, middleware)
+    if settings.metrics_enabled and settings.metrics_token is not None:
+        from pgbe.observability.metrics import metrics_endpoint
+
+        endpoint = metrics_endpoint(settings.metrics_token.get_secret_value())
+        app.add_route("/metrics", endpoint, methods=["GET"], include_in_schema=False)

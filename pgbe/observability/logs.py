@@ -1,0 +1,201 @@
+"""Log lines as JSON objects (production) or readable text (development), each with its request id.
+
+Every record handled by pgbe's handler gets `request_id` from the request in progress. Structured
+fields travel in `extra={"fields": {...}}`; the JSON formatter writes them as keys of the line, the
+text formatter as `key=value` pairs after the message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from typing import IO, Any, Literal
+
+import orjson
+
+from pgbe.observability.context import current_request_id
+
+LogFormat = Literal["auto", "json", "text"]
+_RESERVED = frozenset({"time", "level", "logger", "message", "request_id"})
+
+
+class RequestIdFilter(logging.Filter):
+    """Give every record the id of the request it was logged for (None outside requests)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Set `record.request_id` unless the record already carries one."""
+        if getattr(record, "request_id", None) is None:
+            record.request_id = current_request_id()
+        return True
+
+
+class _Clock:
+    """UTC timestamps with milliseconds; the seconds part is formatted once per second."""
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.prefix = ""
+
+    def stamp(self, created: float) -> str:
+        second = int(created)
+        if second != self.second:
+            self.second = second
+            self.prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self.prefix}.{int((created - second) * 1000):03d}Z"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, request_id, the fields, the traceback."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = _Clock()
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the record as one line of JSON."""
+        line: dict[str, Any] = {
+            "time": self.clock.stamp(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+        }
+        fields = getattr(record, "fields", None)
+        if fields:
+            if _RESERVED.isdisjoint(fields):
+                line.update(fields)
+            else:
+                line.update((k, v) for k, v in fields.items() if k not in _RESERVED)
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            line["error"] = record.exc_text
+        return orjson.dumps(line, default=str).decode()
+
+
+class TextFormatter(logging.Formatter):
+    """`12:04:05.120 INFO pgbe.access GET /things/{id} 200 ... request_id=...` for a developer's terminal."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = _Clock()
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the record as one readable line (and its traceback below)."""
+        parts = [self.clock.stamp(record.created)[11:-1], f"{record.levelname:<7}", record.name]
+        parts.append(record.getMessage())
+        fields = getattr(record, "fields", None)
+        if fields:
+            parts.extend(f"{k}={v}" for k, v in fields.items() if v is not None)
+        request_id = getattr(record, "request_id", None)
+        if request_id is not None:
+            parts.append(f"request_id={request_id}")
+        text = " ".join(parts)
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def resolve_format(log_format: LogFormat, *, development: bool) -> Literal["json", "text"]:
+    """Return the format `auto` stands for: text on a developer's machine, JSON elsewhere."""
+    if log_format == "auto":
+        return "text" if development else "json"
+    return log_format
+
+
+class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that writes each line in one call and flushes only streams without line buffering."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__(stream)
+        self.line_buffered = bool(getattr(stream, "line_buffering", False))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the formatted record and a newline."""
+        try:
+            self.stream.write(self.format(record) + "\n")
+            if not self.line_buffered:
+                self.stream.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+
+class FastRecord(logging.LogRecord):
+    """A record built without the caller, thread and process look-ups of `LogRecord` (~1 us less).
+
+    For the one line of every request; the attributes formatters read are all there.
+    """
+
+    def __init__(self, name: str, level: int, message: str, fields: dict[str, Any], request_id: str) -> None:
+        now = time.time()
+        self.name = name
+        self.msg = message
+        self.args = None
+        self.levelno = level
+        self.levelname = logging.getLevelName(level)
+        self.pathname = __file__
+        self.filename = "logs.py"
+        self.module = "logs"
+        self.lineno = 0
+        self.funcName = "access"
+        self.exc_info = None
+        self.exc_text = None
+        self.stack_info = None
+        self.created = now
+        self.msecs = (now - int(now)) * 1000
+        self.relativeCreated = (now - _START) * 1000
+        self.thread = threading.get_ident()
+        self.threadName = None
+        self.processName = None
+        self.process = _pid[0]
+        self.taskName = None
+        self.fields = fields
+        self.request_id = request_id
+
+
+_START = time.time()
+_pid = [os.getpid()]  # os.getpid() is a system call; the value changes only in a forked child
+os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
+
+
+def make_handler(log_format: Literal["json", "text"], stream: IO[str] | None = None) -> logging.Handler:
+    """Return a stream handler (stderr by default) with pgbe's formatter and request-id filter."""
+    handler = LineHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.addFilter(RequestIdFilter())
+    handler.set_name("pgbe")
+    return handler
+
+
+# uvicorn's loggers write through handlers of their own; they are sent to the root logger instead, so
+# that every line of the process has one format.
+_SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+_OWN_LOGGERS = ("pgbe", "app", "uvicorn")  # LOG_LEVEL applies to these; the root stays at WARNING
+
+
+def configure_logging(
+    log_format: Literal["json", "text"], *, level: str = "INFO", access_log: bool = True
+) -> logging.Handler:
+    """Install pgbe's handler on the root logger (replacing an earlier one of pgbe's) and return it."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == "pgbe"]:
+        root.removeHandler(old)
+    handler = make_handler(log_format)
+    root.addHandler(handler)
+    # Libraries' own INFO chatter (httpx logs every request it sends) stays out unless asked for.
+    if root.level == logging.NOTSET or root.level > logging.WARNING:
+        root.setLevel(logging.WARNING)
+    for name in _OWN_LOGGERS:
+        logging.getLogger(name).setLevel(level.upper())
+    for name in _SERVER_LOGGERS:
+        server_logger = logging.getLogger(name)
+        server_logger.handlers = []
+        server_logger.propagate = True
+    # pgbe.access writes the one line per request; uvicorn's own access line would repeat it.
+    logging.getLogger("uvicorn.access").disabled = access_log
+    return handler

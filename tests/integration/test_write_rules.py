@@ -1,0 +1,125 @@
+"""One set of write rules per model, whatever path writes it: generated endpoint, controller, admin site."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import psycopg
+import pytest
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from app.controllers.product import product_controller
+from app.controllers.user import user_controller
+from app.models import Product, Tag, User
+from app.schemas.product import ProductRead
+from pgbe.errors import ConflictError, ValidationError
+from pgbe.resources import Resource
+from pgbe.schemas import CreateSchema
+from pgbe.testing.api import ApiClient
+from pgbe.writes import writes_for
+from tests.integration.test_admin_users import EMAILS, _form, admin, admin_account
+
+__all__ = ["admin", "admin_account"]
+
+Bearer = Callable[[int, str], dict[str, str]]
+
+
+class ProductWithVersion(CreateSchema):
+    name: str
+    price: int
+    version: int
+
+
+def test_write_rules_managed_columns_are_the_database_ones() -> None:
+    assert writes_for(Product).managed == {"id", "version", "created_at", "updated_at"}
+
+
+def test_declare_resource_body_with_managed_column_raises() -> None:
+    with pytest.raises(ValueError, match="set by the database"):
+        Resource(Product, read=ProductRead, create=ProductWithVersion)
+
+
+@pytest.mark.parametrize("field", ["version", "id", "created_at"])
+def test_controller_managed_column_raises_validation_error_and_writes_nothing(
+    db: Session, field: str
+) -> None:
+    lamp = product_controller.create(db, obj_in={"name": "Lamp", "price": 25})
+    value = "2020-01-01T00:00:00Z" if field == "created_at" else 99
+    with pytest.raises(ValidationError) as info:
+        product_controller.update(db, db_obj=lamp, obj_in={"price": 1, field: value})
+    assert info.value.field == field
+    db.refresh(lamp)
+    assert (lamp.price, lamp.version) == (25, 1)
+
+
+def test_controller_link_to_missing_row_is_a_conflict_like_the_endpoint(db: Session) -> None:
+    with pytest.raises(ConflictError) as info:
+        product_controller.create(db, obj_in={"name": "Lamp", "price": 25, "tag_ids": [999_999]})
+    assert info.value.field == "tag_ids"
+
+
+async def test_endpoint_link_to_missing_row_is_a_conflict_like_the_controller(
+    api: ApiClient, bearer: Bearer
+) -> None:
+    body = {"name": "Lamp", "price": 25, "tag_ids": [999_999]}
+    response = await api.post("/products", json=body, headers=bearer(1, "staff"))
+    assert response.status_code == 409
+    assert response.json()["field"] == "tag_ids"
+    assert await api.conn.fetchval("SELECT count(*) FROM products WHERE name = 'Lamp'") == 0
+
+
+def test_controller_create_user_runs_the_model_hook(db: Session) -> None:
+    user = user_controller.create(
+        db, obj_in={"email": "ada@example.com", "first_name": "Ada", "last_name": "L", "password": "p" * 12}
+    )
+    assert user.full_name == "Ada L"
+    assert user.hashed_password.startswith("$argon2")
+    assert user.role == "user"  # the model's Python default, as the endpoint fills it in
+
+
+def test_base_controller_runs_hooks_for_any_model(db: Session) -> None:
+    from pgbe.controllers import BaseController
+
+    plain: BaseController[User, BaseModel, BaseModel] = BaseController(User)
+    user = plain.create(
+        db, obj_in={"email": "bo@example.com", "first_name": "Bo", "last_name": "K", "password": "q" * 12}
+    )
+    assert (user.full_name, user.hashed_password.startswith("$argon2")) == ("Bo K", True)
+    plain.update(db, db_obj=user, obj_in={"first_name": "Bob"})
+    assert user.full_name == "Bob K"
+
+
+async def test_endpoint_update_user_name_runs_the_same_hook(api: ApiClient, bearer: Bearer) -> None:
+    user = await api.conn.fetchval(
+        "INSERT INTO users (email, first_name, last_name, full_name, hashed_password)"
+        " VALUES ('cy@example.com', 'Cy', 'M', 'Cy M', 'x') RETURNING id"
+    )
+    response = await api.patch(f"/users/{user}", json={"first_name": "Cyd"}, headers=bearer(user, "user"))
+    assert response.status_code == 200
+    assert response.json()["full_name"] == "Cyd M"
+
+
+async def test_admin_create_and_edit_user_run_the_model_hook(
+    admin: httpx.AsyncClient, database_url: str
+) -> None:
+    created = await admin.post("/admin/users/create", data=_form(password="Fresh-Start-2026"))
+    assert created.status_code in (302, 303), created.text
+    with psycopg.connect(database_url) as conn:
+        user_id, full_name = conn.execute(
+            "SELECT id, full_name FROM users WHERE email = %s", (EMAILS[1],)
+        ).fetchone() or (0, None)
+    assert full_name == "Nia Hire"  # before, the admin site left it empty
+    edited = await admin.post(f"/admin/users/edit/{user_id}", data=_form(last_name="Hired", password=""))
+    assert edited.status_code in (302, 303), edited.text
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT full_name FROM users WHERE id = %s", (user_id,)).fetchone() == (
+            "Nia Hired",
+        )
+
+
+def test_tag_model_without_rules_has_no_hooks() -> None:
+    rules = writes_for(Tag)
+    assert rules.hook(create=True) is None
+    assert rules.hook(create=False) is None
