@@ -235,3 +235,5 @@ async def create_tables(conn: asyncpg.Connection) -> None:
         await conn.execute(str(CreateTable(table).compile(dialect=dialect)))
         for index in table.indexes:
             await conn.execute(str(CreateIndex(index).compile(dialect=dialect)))
+    # the app's tables first (users and sessions, which access tokens are checked against), then these
+    await conn.execute(f"SET LOCAL search_path TO public, {SCHEMA}")

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement
 from starlette.requests import Request
 from starlette.responses import Response
 
+from pgbe.auth.guard import guard_values, session_ended
 from pgbe.auth.principal import Principal
 from pgbe.db.errors import translate
 from pgbe.errors import (
@@ -74,6 +75,33 @@ async def _fetchrow(
     return row
 
 
+async def _read(
+    rt: ResourceRuntime, request: Request, compiled: Compiled, values: Mapping[str, Any], access: Access
+) -> asyncpg.Record | None:
+    """Run a read; a signed-in caller's failed session check is asked once more on the primary.
+
+    A replica may not have the caller's session yet (a sign-in a moment ago); revocations are seen
+    by replicas within their lag, and by the primary at once. Still failing: 401.
+    """
+    row = await _fetchrow(rt, request, compiled, values, read=True)
+    if not access.guarded or _session_holds(row):
+        return row
+    if rt.registry.database.replicas:
+        row = await _fetchrow(rt, request, compiled, values, read=False)
+        if _session_holds(row):
+            return row
+    raise session_ended()
+
+
+def _session_holds(row: asyncpg.Record | None) -> bool:
+    return row is not None and (len(row) < 4 or row[3] is not False)
+
+
+def _check_session(access: Access, session: Any) -> None:
+    if access.guarded and session is not True:
+        raise session_ended()
+
+
 async def _caller(
     rt: ResourceRuntime, request: Request, permission: Any
 ) -> tuple[Principal | None, dict[str, Any], Access]:
@@ -81,6 +109,8 @@ async def _caller(
     principal = await rt.registry.principal(request)
     permission(principal)
     values, access = caller_values(rt.resource, principal, permission)
+    if principal is not None:
+        values.update(guard_values(principal))
     values.update(rt.path_values(request))
     return principal, values, access
 
@@ -104,7 +134,8 @@ async def _page(rt: ResourceRuntime, request: Request, permission: Any, view: Vi
     where = view.where if view is not None else None
     key = ("list", view.name if view is not None else None, params.shape, access)
     compiled = rt.statement(key, lambda: select_page(rt.target, params, access, where=where))
-    row = await _fetchrow(rt, request, compiled, values, read=True)
+    row = await _read(rt, request, compiled, values, access)
+    assert row is not None
     if not row[1]:
         raise _parent_not_found(rt, values)
     return Response(row[0], media_type=JSON)
@@ -130,8 +161,8 @@ async def get_row(rt: ResourceRuntime, request: Request) -> Response:
     _, values, access = await _caller(rt, request, rt.resource.permissions.read)
     includes = rt.includes_of(request.scope["query_string"])
     compiled = rt.statement(("get", includes, access), lambda: select_one(rt.target, includes, access))
-    row = await _fetchrow(rt, request, compiled, values, read=True)
-    if row is None:
+    row = await _read(rt, request, compiled, values, access)
+    if row is None or row[0] is None:
         raise _not_found(rt, values)
     if not row[2]:
         raise PermissionDeniedError(f"You may not read this {rt.resource.label.lower()}")
@@ -181,12 +212,15 @@ async def create_row(rt: ResourceRuntime, request: Request) -> Response:
     res.writes.fill_defaults(data)
     key = ("create", tuple(sorted(data)), tuple(sorted(links)), access.parents)
     compiled = _write_statement(rt, key, data, lambda: insert_row(rt.target, data, links, access))
-    row = await _fetchrow(rt, request, compiled, _write_values(values, data, links), read=False)
-    if row is None:
+    body, key, version, session = await _fetchrow(
+        rt, request, compiled, _write_values(values, data, links), read=False
+    )
+    _check_session(access, session)
+    if body is None:
         raise _parent_not_found(rt, values)
-    headers = {"Location": f"{request.url.path.rstrip('/')}/{quote(str(row[1]), safe='')}"}
-    headers.update(_etag(row[2]) or {})
-    return Response(row[0], status_code=201, media_type=JSON, headers=headers)
+    headers = {"Location": f"{request.url.path.rstrip('/')}/{quote(str(key), safe='')}"}
+    headers.update(_etag(version) or {})
+    return Response(body, status_code=201, media_type=JSON, headers=headers)
 
 
 def _refusal(rt: ResourceRuntime, values: Mapping[str, Any], found: Any, allowed: Any) -> Exception:
@@ -217,9 +251,10 @@ async def _update(
     compiled = _write_statement(
         rt, key, data, lambda: update_row(rt.target, data, links, access, check_version=check)
     )
-    body, version, found, allowed = await _fetchrow(
+    body, version, found, allowed, session = await _fetchrow(
         rt, request, compiled, _write_values(values, data, links), read=False
     )
+    _check_session(access, session)
     if body is None:
         raise _refusal(rt, values, found, allowed)
     return Response(body, media_type=JSON, headers=_etag(version))
@@ -241,7 +276,8 @@ async def delete_row_handler(rt: ResourceRuntime, request: Request) -> Response:
     compiled = rt.statement(
         ("delete", access, check), lambda: delete_row(rt.target, access, check_version=check)
     )
-    deleted, found, allowed = await _fetchrow(rt, request, compiled, values, read=False)
+    deleted, found, allowed, session = await _fetchrow(rt, request, compiled, values, read=False)
+    _check_session(access, session)
     if not deleted:
         raise _refusal(rt, values, found, allowed)
     return Response(status_code=204)
@@ -259,7 +295,8 @@ def action_handler(action: Action, *, add: bool = True) -> Handler:
         compiled = rt.statement(
             ("link", relationship, add, access), lambda: link_row(rt.target, relationship, access, add=add)
         )
-        body, version, found, allowed = await _fetchrow(rt, request, compiled, values, read=False)
+        body, version, found, allowed, session = await _fetchrow(rt, request, compiled, values, read=False)
+        _check_session(access, session)
         if body is None:
             raise _refusal(rt, values, found, allowed)
         return Response(body, media_type=JSON, headers=_etag(version))

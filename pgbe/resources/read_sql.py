@@ -5,9 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, literal_column, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    null,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
+from pgbe.auth.guard import session_guard
 from pgbe.query.builder import order_by, sort_columns, where_clauses
 from pgbe.query.computed import Computed
 from pgbe.query.params import ListParams
@@ -16,10 +29,21 @@ from pgbe.resources.statements import Access, Target, parent_key
 
 
 def select_one(t: Target, includes: Sequence[str], access: Access) -> Select[Any]:
-    """`SELECT json, version, allowed FROM table WHERE lookup = $key [AND owner] [AND parent]`."""
+    """`SELECT json, version, allowed, session FROM table WHERE lookup = $key [AND owner] [AND parent]`.
+
+    For a signed-in caller it answers exactly one row: the session check outer-joined to the row,
+    which is looked up only when the check holds (`json` NULL for a missing row).
+    """
     table = t.table
     body = t.wrap(t.json(table.c, includes))
-    return select(body, t.version_of(table.c), t.allowed(table.c, access)).where(*t.item(table.c, access))
+    matched = t.item(table.c, access)
+    if not access.guarded:
+        return select(body, t.version_of(table.c), t.allowed(table.c, access), null()).where(*matched)
+    auth = select(session_guard().label("session")).subquery("auth")
+    found = case((t.pk.is_not(None), body))
+    return select(found, t.version_of(table.c), t.allowed(table.c, access), auth.c.session).select_from(
+        auth.outerjoin(table, and_(auth.c.session, *matched))
+    )
 
 
 def _key(name: str) -> ColumnElement[Any]:
@@ -76,4 +100,6 @@ def select_page(
     found: Any = true()
     if t.resource.parent is not None:
         found = parent_key(t.resource, 0, access.parents).is_not(None)
-    return select(func.json_build_object(*pairs), found)
+    result = select(func.json_build_object(*pairs), found)
+    # a signed-in caller whose session check fails gets no row, and no page is built
+    return result.where(session_guard()) if access.guarded else result

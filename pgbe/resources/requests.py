@@ -86,7 +86,10 @@ def caller_values(
         parent = parent.parent
     rule = row_rule(permission) if permission is not None else None
     condition = rule.condition if rule is not None and not rule.exempt(principal) else None
-    return values, Access(scoped=res.scoped(principal), parents=tuple(parents), rule=condition)
+    access = Access(
+        scoped=res.scoped(principal), parents=tuple(parents), rule=condition, guarded=user is not None
+    )
+    return values, access
 
 
 def check_content_type(request: Request) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, bindparam, func, literal_column, null, sel
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.sql import ClauseElement
 
+from pgbe.auth.guard import session_guard
 from pgbe.query.computed import Computed
 from pgbe.resources.json_sql import json_object
 from pgbe.writes import Link
@@ -55,12 +56,14 @@ class Access:
     """What the caller's identity changes in a statement's text: scoping and row rules.
 
     `scoped`: only rows whose owner is the caller; `parents`: the same for each parent, innermost
-    first; `rule`: a row condition the caller must pass (403 otherwise), None when exempt or absent.
+    first; `rule`: a row condition the caller must pass (403 otherwise), None when exempt or absent;
+    `guarded`: a signed-in caller, whose session the statement checks (`pgbe.auth.guard`).
     """
 
     scoped: bool = False
     parents: tuple[bool, ...] = ()
     rule: Computed | None = None
+    guarded: bool = False
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,16 @@ class Target:
         """The item envelope around one row's JSON (`{"article": ...}`), if the resource has one."""
         key = self.resource.envelope.item
         return body if key is None else func.json_build_object(literal_column(f"'{key}'"), body)
+
+
+def guard_once(access: Access) -> Any:
+    """The caller's session check as a scalar of a CTE, evaluated once (NULL for anonymous callers).
+
+    The write and the answer share its one evaluation: a failed guard writes nothing and says so.
+    """
+    if not access.guarded:
+        return null()
+    return select(select(session_guard().label("session")).cte("auth").c.session).scalar_subquery()
 
 
 def parent_key(res: Resource, depth: int, parents: Sequence[bool]) -> Any:

@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from pgbe.query.computed import CallerIn, Count, Pluck, caller
 from pgbe.resources.json_sql import read_plan
-from pgbe.resources.statements import Access, Target, parent_key
+from pgbe.resources.statements import Access, Target, guard_once, parent_key
 from pgbe.writes import Link
 
 _EMPTY_ARRAY: ColumnElement[Any] = literal_column("'[]'::json")
@@ -128,16 +128,26 @@ def insert_row(t: Target, data: Mapping[str, Any], links: Mapping[str, Sequence[
     table = t.table
     values = {k: _value(t, k, v) for k, v in data.items()}
     parent_column = t.resource.parent_column
+    session = guard_once(access)
+    conditions = [session] if access.guarded else []
     if parent_column is not None:
         key = parent_key(t.resource, 0, access.parents)
-        source = select(*values.values(), key).where(key.is_not(None))
-        stmt: Any = insert(table).from_select([*values, parent_column], source)
+        values[parent_column] = key
+        conditions.append(key.is_not(None))
+    if conditions:  # a failed session check or a missing parent: nothing inserted, one answer row
+        source = select(*(value.label(name) for name, value in values.items())).where(*conditions)
+        stmt: Any = insert(table).from_select(list(values), source)
     else:
         stmt = insert(table).values(values)
     overrides = _link_overrides(t, links)
     # RETURNING cannot correlate a subquery (an embedded author) to the new row: select from a CTE
     row = stmt.returning(*table.c).cte("row")
-    result = select(t.wrap(t.json(row.c, overrides=overrides)), row.c[t.lookup.name], t.version_of(row.c))
+    result = select(
+        select(t.wrap(t.json(row.c, overrides=overrides))).scalar_subquery(),
+        select(row.c[t.lookup.name]).scalar_subquery(),
+        select(t.version_of(row.c)).scalar_subquery(),
+        session,
+    )
     for cte in _link_ctes(t, row, links, replace=False):
         result = result.add_cte(cte)
     return result
@@ -148,6 +158,19 @@ def _target(t: Target, access: Access) -> Any:
     table = t.table
     allowed = t.allowed(table.c, access).label("allowed")
     return select(t.pk.label("pk"), allowed).where(*t.item(table.c, access)).cte("target")
+
+
+def _matched(t: Target, access: Access, check_version: bool) -> tuple[list[Any], Any, Any]:
+    """The rows a change touches, and whether the item exists (`found`) and may be changed (`allowed`).
+
+    Without a row rule or a version check the item's conditions suffice (a missing row is a 404);
+    with one, the item is looked up once in a CTE, so 404, 403 and 412 are told apart.
+    """
+    if not check_version and access.rule is None:
+        return t.item(t.table.c, access), null(), true()
+    target = _target(t, access)
+    matched = [t.pk.in_(select(target.c.pk).where(target.c.allowed)), *_version_check(t, check_version)]
+    return matched, exists(select(target.c.pk)), select(target.c.allowed).scalar_subquery()
 
 
 def _version_check(t: Target, check_version: bool) -> list[ColumnElement[bool]]:
@@ -171,18 +194,14 @@ def update_row(
         values["updated_at"] = func.now()
     if t.versioned:
         values["version"] = table.c.version + 1
-    checked = check_version or access.rule is not None
-    if checked:
-        target = _target(t, access)
-        matched = [t.pk.in_(select(target.c.pk).where(target.c.allowed)), *_version_check(t, check_version)]
-        found: Any = exists(select(target.c.pk))
-        allowed: Any = select(target.c.allowed).scalar_subquery()
-    else:
-        matched, found, allowed = t.item(table.c, access), null(), true()
+    matched, found, allowed = _matched(t, access, check_version)
+    session = guard_once(access)
+    if access.guarded:
+        matched.append(session)
     row = update(table).where(*matched).values(values).returning(*table.c).cte("row")
     body = select(t.wrap(t.json(row.c, overrides=_link_overrides(t, links)))).scalar_subquery()
     version = select(t.version_of(row.c)).scalar_subquery()
-    result = select(body, version, found, allowed)
+    result = select(body, version, found, allowed, session)
     for cte in _link_ctes(t, row, links, replace=True):
         result = result.add_cte(cte)
     return result
@@ -191,16 +210,13 @@ def update_row(
 def delete_row(t: Target, access: Access, *, check_version: bool) -> Select[Any]:
     """DELETE ... and say whether a row was deleted, whether it existed and whether it was allowed."""
     table = t.table
-    if check_version or access.rule is not None:
-        target = _target(t, access)
-        matched = [t.pk.in_(select(target.c.pk).where(target.c.allowed)), *_version_check(t, check_version)]
-        found: Any = exists(select(target.c.pk))
-        allowed: Any = select(target.c.allowed).scalar_subquery()
-    else:
-        matched, found, allowed = t.item(table.c, access), null(), true()
+    matched, found, allowed = _matched(t, access, check_version)
+    session = guard_once(access)
+    if access.guarded:
+        matched.append(session)
     row = delete(table).where(*matched).returning(t.pk).cte("row")
     deleted = select(func.count()).select_from(row).scalar_subquery()
-    return select(deleted, found, allowed)
+    return select(deleted, found, allowed, session)
 
 
 def link_row(t: Target, relationship: str, access: Access, *, add: bool) -> Select[Any]:
@@ -215,9 +231,11 @@ def link_row(t: Target, relationship: str, access: Access, *, add: bool) -> Sele
     (_, link_target), *_ = rel.secondary_synchronize_pairs or [(None, None)]
     link = cast(Table, rel.secondary)
     target = _target(t, access)
-    permitted = select(target.c.pk).where(target.c.allowed)
+    session = guard_once(access)
+    live = [session] if access.guarded else []
+    permitted = select(target.c.pk).where(target.c.allowed, *live)
     if add:
-        rows = select(target.c.pk, caller()).where(target.c.allowed)
+        rows = select(target.c.pk, caller()).where(target.c.allowed, *live)
         change: Any = (
             pg_insert(link)
             .from_select([link_parent.name, link_target.name], rows)
@@ -245,4 +263,4 @@ def link_row(t: Target, relationship: str, access: Access, *, add: bool) -> Sele
     version = select(t.version_of(table.c)).where(item).scalar_subquery()
     found = exists(select(target.c.pk))
     allowed = select(target.c.allowed).scalar_subquery()
-    return select(body, version, found, allowed).add_cte(changed)
+    return select(body, version, found, allowed, session).add_cte(changed)
