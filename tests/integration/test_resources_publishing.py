@@ -15,7 +15,7 @@ from app.config.settings import get_settings
 from pgbe.http.problems import install_problem_handlers
 from pgbe.resources import ResourceRegistry, register
 from pgbe.testing.api import ApiClient, rolled_back_client
-from pgbe.testing.principals import Bearer as TestBearer
+from pgbe.testing.principals import Bearer as SessionBearer
 from tests.publishing import RESOURCES, create_tables
 
 Bearer = Callable[[int, str], dict[str, str]]
@@ -35,7 +35,7 @@ async def pub() -> AsyncIterator[ApiClient]:
 @pytest.fixture
 def bearer(pub: ApiClient) -> Bearer:
     """Tokens of the publishing app's callers: their accounts and sessions on its connection."""
-    return TestBearer(auth.codec, pub, pub.conn)
+    return SessionBearer(auth.codec, pub, pub.conn)
 
 
 @pytest.fixture
