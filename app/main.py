@@ -6,7 +6,7 @@ from app.bootstrap import create_first_admin
 from app.config.auth import auth
 from app.config.database import database
 from app.config.settings import get_settings
-from app.models import BaseModel, User
+from app.models import BaseModel
 from app.resources import RESOURCES
 from pgbe import AdminSite, create_app
 
@@ -17,6 +17,6 @@ app = create_app(
     auth=auth,
     routers=[auth_api.router, api_router],
     resources=RESOURCES,
-    admin=AdminSite(user_model=User),
+    admin=AdminSite(),
     on_startup=[create_first_admin],
 )

@@ -52,9 +52,8 @@ Lifespan = Callable[[FastAPI], Any]
 
 @dataclass(frozen=True)
 class AdminSite:
-    """The admin site `create_app` mounts (extra pgbe[admin]): who signs in, where, what is hidden."""
+    """The admin site `create_app` mounts (extra pgbe[admin]): where, and which tables it leaves out."""
 
-    user_model: type
     base_url: str = "/admin"
     hidden: frozenset[str] | None = None
 
@@ -180,7 +179,6 @@ def _mount_admin(
         base=models,
         session_maker=ctx.database.SessionLocal,
         settings=ctx.settings,
-        user_model=site.user_model,
         auth=ctx.auth,
         resources=resources,
         base_url=site.base_url,
