@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from app.config.auth import auth
 from app.config.database import database
 from app.config.settings import get_settings
-from app.models import BaseModel, User
+from app.models import BaseModel
 from app.resources import RESOURCES
 from pgbe.admin import mount_admin
 
@@ -19,7 +19,6 @@ def install_admin(app: FastAPI) -> None:
         base=BaseModel,
         session_maker=database.SessionLocal,
         settings=get_settings(),
-        user_model=User,
         auth=auth,
         resources=RESOURCES,
     )

@@ -9,7 +9,7 @@ from app.schemas.category import CategoryCreate, CategoryRead, CategoryUpdate
 from app.schemas.product import ProductCreate, ProductRead, ProductUpdate
 from app.schemas.profile import ProfileCreate, ProfileRead, ProfileUpdate
 from app.schemas.tag import TagCreate, TagRead, TagUpdate
-from app.schemas.user import UserAdminUpdate, UserCreate, UserRead, UserUpdate
+from app.schemas.user import UserAdminUpdate, UserCreate, UserRead, UserSelfUpdate
 from pgbe.auth.permissions import authenticated, has_role, public
 from pgbe.auth.principal import Principal
 from pgbe.resources import Permissions, Resource
@@ -66,7 +66,8 @@ tags = Resource(
 
 
 def _user_update_schema(principal: Principal | None) -> type[Schema]:
-    return UserAdminUpdate if principal is not None and principal.role == "admin" else UserUpdate
+    # a user's own email changes through POST /auth/email, which asks for the current password
+    return UserAdminUpdate if principal is not None and principal.role == "admin" else UserSelfUpdate
 
 
 users = Resource(

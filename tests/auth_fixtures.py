@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from functools import lru_cache
 
 import asyncpg
@@ -53,11 +55,15 @@ async def make_user(
     return user_id
 
 
-def bearer(user_id: int, role: str = "user") -> dict[str, str]:
-    """Return an Authorization header with a fresh access token for this user."""
+Bearer = Callable[..., dict[str, str]]
+"""The `bearer` fixture: `bearer(user_id, role="user")` signs that account in for the next request."""
+
+
+def bearer_for(user_id: int, role: str, session_id: uuid.UUID) -> dict[str, str]:
+    """Return an Authorization header for a session that already exists (servers outside the test)."""
     from app.config.auth import auth
 
-    token = auth.codec.issue_access(Principal(user_id=user_id, role=role))
+    token = auth.codec.issue_access(Principal(user_id=user_id, role=role, session_id=session_id))
     return {"Authorization": f"Bearer {token}"}
 
 

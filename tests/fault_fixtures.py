@@ -47,19 +47,34 @@ class FaultCluster:
         from pgbe.migrations import alembic_config
 
         command.upgrade(alembic_config(ROOT, url=self.url), "head")
-        self.staff_id = self._user("staff")
-        self.admin_id = self._user("admin")
+        self.staff_id, self._staff_session = self._user("staff")
+        self.admin_id, self._admin_session = self._user("admin")
 
-    def _user(self, role: str) -> int:
+    def _user(self, role: str) -> tuple[int, uuid.UUID]:
+        """Commit a user with `role` and a sign-in session of it (tokens need both)."""
+        session = uuid.uuid4()
         with psycopg.connect(self.url, autocommit=True) as conn:
             row = conn.execute(
                 "INSERT INTO users (email, first_name, last_name, full_name, hashed_password, role,"
                 " is_active) VALUES (%s, 'Test', 'Faults', 'Test Faults', 'x', %s, true) RETURNING id",
                 (f"{role}@faults.test", role),
             ).fetchone()
-        assert row is not None
+            assert row is not None
+            conn.execute(
+                "INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)"
+                " VALUES (%s, %s, %s, now() + interval '1 day')",
+                (row[0], session, uuid.uuid4().hex),
+            )
         user_id: int = row[0]
-        return user_id
+        return user_id, session
+
+    def bearer(self, role: str) -> dict[str, str]:
+        """An Authorization header of the staff or the admin user."""
+        from tests.auth_fixtures import bearer_for
+
+        if role == "staff":
+            return bearer_for(self.staff_id, role, self._staff_session)
+        return bearer_for(self.admin_id, role, self._admin_session)
 
     def connect(self) -> psycopg.Connection[tuple[object, ...]]:
         """A direct autocommit connection to the `app` database (not the application's)."""

@@ -11,10 +11,11 @@ from starlette.concurrency import run_in_threadpool
 
 from app.config.auth import auth
 from app.schemas.auth import PasswordChange, RefreshRequest, TokenResponse
-from app.schemas.user import UserCreate, UserRead
+from app.schemas.user import EmailChange, UserCreate, UserRead
 from pgbe.auth.dependencies import CurrentPrincipal, CurrentUser
 from pgbe.auth.passwords import hash_password
 from pgbe.auth.service import TokenPair
+from pgbe.auth.users import email_taken
 from pgbe.errors import ConflictError
 from pgbe.http.problems import ERROR_RESPONSES, problem_docs
 
@@ -25,6 +26,10 @@ _401: Responses = problem_docs({401: "Not authenticated"})
 _429: Responses = problem_docs({429: "Too many failed sign-ins (see Retry-After)"})
 
 
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def _tokens(pair: TokenPair) -> TokenResponse:
     return TokenResponse.model_validate(asdict(pair))
 
@@ -32,8 +37,7 @@ def _tokens(pair: TokenPair) -> TokenResponse:
 @router.post("/token", responses=_401 | _429)
 async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenResponse:
     """Sign in with email (as `username`) and password; returns access and refresh tokens."""
-    client = request.client.host if request.client else "unknown"
-    return _tokens(await auth.login(form.username, form.password, client=client))
+    return _tokens(await auth.login(form.username, form.password, client=_client(request)))
 
 
 @router.post("/refresh", responses=_401)
@@ -55,20 +59,32 @@ async def me(user: CurrentUser) -> UserRead:
     return UserRead.model_validate(user.fields)
 
 
-@router.post("/password", status_code=204, responses=_401)
-async def change_password(body: PasswordChange, principal: CurrentPrincipal) -> Response:
-    """Change the caller's password; every refresh token of the caller is revoked."""
-    await auth.change_password(principal.user_id, body.current_password, body.new_password)
+@router.post("/password", status_code=204, responses=_401 | _429)
+async def change_password(request: Request, body: PasswordChange, principal: CurrentPrincipal) -> Response:
+    """Change the caller's password; every sign-in of the caller ends (sign in again)."""
+    await auth.change_password(
+        principal.user_id, body.current_password, body.new_password, client=_client(request)
+    )
     return Response(status_code=204)
+
+
+@router.post("/email", responses=_401 | _429 | {409: ERROR_RESPONSES[409]})
+async def change_email(request: Request, body: EmailChange, principal: CurrentPrincipal) -> UserRead:
+    """Change the caller's email; asks for the current password (a 409 when another account has it)."""
+    row = await auth.change_email(
+        principal.user_id, body.current_password, body.email, client=_client(request)
+    )
+    return UserRead.model_validate(dict(row))
 
 
 @router.post("/register", status_code=201, responses={409: ERROR_RESPONSES[409]})
 async def register(body: UserCreate) -> UserRead:
     """Create an account with the `user` role (the password policy is checked by UserCreate)."""
-    hashed = await run_in_threadpool(hash_password, body.password)
-    async with auth.database.acquire() as conn, conn.transaction():
-        if await conn.fetchval("SELECT 1 FROM users WHERE lower(email) = lower($1)", body.email):
+    async with auth.database.acquire() as conn:  # before hashing: a taken email costs no hash
+        if await email_taken(conn, body.email):
             raise ConflictError("A user with this email already exists", field="email")
+    hashed = await run_in_threadpool(hash_password, body.password)
+    async with auth.database.acquire() as conn:  # the unique index decides between concurrent sign-ups
         row = await conn.fetchrow(
             "INSERT INTO users (email, first_name, last_name, full_name, hashed_password, role)"
             " VALUES ($1, $2, $3, $4, $5, 'user') RETURNING *",

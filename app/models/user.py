@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.models.base import BaseModel
 from pgbe.auth.passwords import hash_password
 from pgbe.auth.principal import Principal
+from pgbe.auth.schema import email_index
 from pgbe.models import VersionedMixin
 from pgbe.writes import WriteRules
 
@@ -66,6 +67,7 @@ class User(VersionedMixin, BaseModel):
         uselist=False, back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
-    __table_args__ = (CheckConstraint(f"role IN {ROLES!r}", name="role"),)
+    # One account per email up to case and compatibility forms (fullwidth letters), on every write path.
+    __table_args__ = (CheckConstraint(f"role IN {ROLES!r}", name="role"), email_index())
     __repr_fields__ = ("id", "email", "role")
     __write_rules__ = WriteRules(before_create=_new_user, before_update=_changed_user, blocking=True)

@@ -30,12 +30,24 @@ class UserCreate(CreateSchema):
         return self
 
 
-class UserUpdate(UpdateSchema):
-    """Fields a user may change on their own account."""
+class UserSelfUpdate(UpdateSchema):
+    """Fields a user may change on their own account with PATCH (the email: POST /auth/email)."""
 
     first_name: Annotated[str, Chars(100, min=1)] | None = None
     last_name: Annotated[str, Chars(100, min=1)] | None = None
+
+
+class UserUpdate(UserSelfUpdate):
+    """Fields the controller changes on an account (trusted code)."""
+
     email: Annotated[EmailStr, Chars(320)] | None = None
+
+
+class EmailChange(CreateSchema):
+    """A new email for the caller, with the current password."""
+
+    current_password: Annotated[str, Chars(128, min=1)]
+    email: Annotated[EmailStr, Chars(320)]
 
 
 class UserAdminUpdate(UserUpdate):

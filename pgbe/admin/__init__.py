@@ -23,7 +23,6 @@ def mount_admin(
     base: Any,
     session_maker: sessionmaker[Session],
     settings: PgbeSettings,
-    user_model: Any,
     auth: Auth,
     resources: Iterable[Any] = (),
     base_url: str = "/admin",
@@ -41,10 +40,9 @@ def mount_admin(
     resources = list(resources)
     backend = UserBackend(
         secret_key=settings.secret_key.get_secret_value(),
-        session_maker=session_maker,
-        user_model=user_model,
         auth=auth,
         https_only=settings.environment not in ("development", "test"),
+        path=base_url,
     )
     grants = {res.model.__table__.name: resource_grants(res, ROLES) for res in resources}
     admin = Admin(

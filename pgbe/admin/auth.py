@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqladmin.authentication import AuthenticationBackend
 from sqladmin.authorization import AuthorizationBackend
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -39,10 +37,9 @@ class UserBackend(AuthenticationBackend):
         self,
         *,
         secret_key: str,
-        session_maker: sessionmaker[Session],
-        user_model: Any,
         auth: Auth,
         https_only: bool,
+        path: str = "/admin",
     ) -> None:
         super().__init__(secret_key)
         self.middlewares = [
@@ -51,21 +48,12 @@ class UserBackend(AuthenticationBackend):
                 secret_key=secret_key,
                 session_cookie=SESSION_COOKIE,
                 max_age=SESSION_SECONDS,
+                path=path,  # never sent to the API's routes
                 same_site="lax",
                 https_only=https_only,
             )
         ]
-        self.session_maker = session_maker
-        self.user_model = user_model
         self.auth = auth
-
-    def _current(self, user_id: int) -> str | None:
-        model = self.user_model
-        with self.session_maker() as db:
-            row = db.execute(select(model.role, model.is_active).where(model.id == user_id)).first()
-        if row is None or not row.is_active or row.role not in ADMIN_ROLES:
-            return None
-        return str(row.role)
 
     async def login(self, request: Request) -> bool:
         """Check the form's email and password; only admins and staff get a session."""
@@ -80,32 +68,49 @@ class UserBackend(AuthenticationBackend):
             return False
         if user["role"] not in ADMIN_ROLES:
             return False
+        # A sign-in session on the server, like the API's: logout, deactivation and a new password
+        # revoke it, so a copied cookie stops working with it.
+        session = await self.auth.start_session(int(user["id"]), seconds=SESSION_SECONDS)
         request.session.clear()
-        request.session.update({"user_id": int(user["id"]), "role": str(user["role"])})
+        request.session.update({"user_id": int(user["id"]), "role": str(user["role"]), "sid": session.hex})
         return True
 
     async def logout(self, request: Request) -> bool:
-        """End the session."""
+        """End the session on the server and forget the cookie."""
+        principal = _principal(request)
+        if principal is not None:
+            await self.auth.end_session(principal.session_id)
         request.session.clear()
         return True
 
     async def authenticate(self, request: Request) -> bool:
-        """Accept a session whose user is still an active admin or staff member (role re-read)."""
-        user_id = request.session.get("user_id")
-        if not isinstance(user_id, int):
-            return False
-        role = await run_in_threadpool(self._current, user_id)
-        if role is None:
+        """Accept a live session of an active admin or staff member whose role has not changed."""
+        principal = _principal(request)
+        if (
+            principal is None
+            or principal.role not in ADMIN_ROLES
+            or not await self.auth.session_live(principal)
+        ):
             request.session.clear()
             return False
-        request.session["role"] = role
         return True
+
+
+def _principal(request: Request) -> Principal | None:
+    """The caller the admin session cookie names, or None when it names none."""
+    user_id, role, sid = (request.session.get(k) for k in ("user_id", "role", "sid"))
+    if not isinstance(user_id, int) or not isinstance(role, str) or not isinstance(sid, str):
+        return None
+    try:
+        return Principal(user_id=user_id, role=role, session_id=uuid.UUID(hex=sid))
+    except ValueError:
+        return None
 
 
 def allows(permission: Callable[[Principal | None], None], role: str) -> bool:
     """Tell whether an API permission lets a signed-in user with `role` through."""
     try:
-        permission(Principal(user_id=0, role=role))
+        permission(Principal(user_id=0, role=role, session_id=uuid.UUID(int=0)))
     except AppError:
         return False
     return True

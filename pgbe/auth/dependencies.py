@@ -9,7 +9,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from pgbe.auth.principal import Principal
 from pgbe.auth.service import Auth
-from pgbe.auth.users import AuthUser, get_user
+from pgbe.auth.users import AuthUser
 from pgbe.errors import PermissionDeniedError, UnauthorizedError
 
 TOKEN_URL = "/auth/token"  # noqa: S105 - a route, not a secret
@@ -32,15 +32,19 @@ def get_auth(request: Request) -> Auth:
 async def optional_principal(
     request: Request, _token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal | None:
-    """Return the caller, or None when no token was sent; an invalid token is a 401."""
-    return get_auth(request).resolve_principal(request)
+    """Return the caller, or None when no token was sent; an invalid token or ended session is a 401.
+
+    One query checks that the account is active, still has the token's role and that the sign-in
+    session is live.
+    """
+    return await get_auth(request).verified_principal(request)
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 
 async def current_principal(principal: OptionalPrincipal) -> Principal:
-    """Return the caller; 401 when anonymous. Costs no database query."""
+    """Return the caller; 401 when anonymous or when the session guard fails (one query)."""
     if principal is None:
         raise UnauthorizedError()
     return principal
@@ -49,14 +53,9 @@ async def current_principal(principal: OptionalPrincipal) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-async def current_user(request: Request, principal: CurrentPrincipal) -> AuthUser:
-    """Load the caller's row; 401 when the account is gone or deactivated."""
-    auth = get_auth(request)
-    async with auth.database.acquire() as conn:
-        row = await get_user(conn, principal.user_id)
-    if row is None or not row["is_active"]:
-        raise UnauthorizedError("User not found or inactive")
-    return AuthUser.from_row(row)
+async def current_user(request: Request, _token: Annotated[str | None, Depends(oauth2_scheme)]) -> AuthUser:
+    """Load the caller's row with the session guard, in one query; 401 when anonymous or it fails."""
+    return AuthUser.from_row(await get_auth(request).verified_user(request))
 
 
 CurrentUser = Annotated[AuthUser, Depends(current_user)]

@@ -17,6 +17,7 @@ class Rotation:
 
     user_id: int
     role: str
+    family_id: uuid.UUID
     refresh_token: str
 
 
@@ -27,19 +28,28 @@ class RefreshTokens:
         self.days = days
 
     async def issue(
-        self, conn: asyncpg.Connection, user_id: int, *, family_id: uuid.UUID | None = None
-    ) -> str:
-        """Store a new refresh token for `user_id` (a new family unless given) and return it."""
+        self,
+        conn: asyncpg.Connection,
+        user_id: int,
+        *,
+        family_id: uuid.UUID | None = None,
+        seconds: int | None = None,
+    ) -> tuple[str, uuid.UUID]:
+        """Store a new refresh token for `user_id` and return it with its family (new unless given).
+
+        A new family is a new sign-in session; it lives `seconds` (REFRESH_TOKEN_DAYS by default).
+        """
         token = new_refresh_token()
+        family = family_id or uuid.uuid4()
         await conn.execute(
             "INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)"
-            " VALUES ($1, $2, $3, now() + $4 * interval '1 day')",
+            " VALUES ($1, $2, $3, now() + $4 * interval '1 second')",
             user_id,
-            family_id or uuid.uuid4(),
+            family,
             hash_refresh_token(token),
-            self.days,
+            seconds if seconds is not None else self.days * 86400,
         )
-        return token
+        return token, family
 
     async def rotate(self, conn: asyncpg.Connection, token: str) -> Rotation:
         """Mark `token` used and issue its successor; a token used twice revokes its whole family."""
@@ -53,8 +63,10 @@ class RefreshTokens:
                 digest,
             )
             if row is not None:
-                successor = await self.issue(conn, row["user_id"], family_id=row["family_id"])
-                return Rotation(user_id=row["user_id"], role=row["role"], refresh_token=successor)
+                successor, family = await self.issue(conn, row["user_id"], family_id=row["family_id"])
+                return Rotation(
+                    user_id=row["user_id"], role=row["role"], family_id=family, refresh_token=successor
+                )
         reused = await conn.fetchval(
             "UPDATE refresh_tokens SET revoked_at = now(), updated_at = now()"
             " WHERE revoked_at IS NULL AND family_id = (SELECT family_id FROM refresh_tokens"
@@ -72,6 +84,15 @@ class RefreshTokens:
             " WHERE revoked_at IS NULL AND family_id = (SELECT family_id FROM refresh_tokens"
             " WHERE token_hash = $1)",
             hash_refresh_token(token),
+        )
+        return int(result.rsplit(" ", 1)[-1])
+
+    async def revoke_session(self, conn: asyncpg.Connection, family_id: uuid.UUID) -> int:
+        """Revoke every token of the sign-in session `family_id`; return how many were still live."""
+        result: str = await conn.execute(
+            "UPDATE refresh_tokens SET revoked_at = now(), updated_at = now()"
+            " WHERE family_id = $1 AND revoked_at IS NULL",
+            family_id,
         )
         return int(result.rsplit(" ", 1)[-1])
 

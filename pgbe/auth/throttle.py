@@ -25,20 +25,20 @@ class Limit:
 
 
 class LoginThrottle(Protocol):
-    """Counts failed sign-ins per key in a fixed window."""
+    """Counts sign-in attempts per key in a fixed window; an attempt is reserved before it is checked."""
 
     window_seconds: int
 
-    async def retry_after(self, limits: Sequence[Limit]) -> int | None:
-        """Return seconds until a blocked key may try again, or None when none is blocked."""
+    async def reserve(self, limits: Sequence[Limit]) -> int | None:
+        """Count one attempt against every key at once; return seconds to wait when one is over its limit.
+
+        The count and the comparison are one atomic step per key, so of any number of concurrent
+        attempts at most `max_failures` per key get None (may be checked) in a window.
+        """
         ...
 
-    async def record_failure(self, keys: Sequence[str]) -> None:
-        """Count one failed sign-in against each key."""
-        ...
-
-    async def reset(self, key: str) -> None:
-        """Forget the failures of `key` (after a successful sign-in)."""
+    async def release(self, limits: Sequence[Limit]) -> None:
+        """After a successful sign-in: forget the first key's attempts, give the others theirs back."""
         ...
 
 
@@ -46,35 +46,22 @@ def _worst(counts: dict[str, tuple[int, float]], limits: Sequence[Limit]) -> int
     waits = [
         counts[limit.key][1]
         for limit in limits
-        if limit.key in counts and counts[limit.key][0] >= limit.max_failures
+        if limit.key in counts and counts[limit.key][0] > limit.max_failures
     ]
     return max(1, math.ceil(max(waits))) if waits else None
 
 
 class PostgresThrottle:
-    """Counters in table `login_throttles` (a row per key), bumped by one atomic UPSERT per failure."""
+    """Counters in table `login_throttles` (a row per key), bumped and read by one atomic UPSERT."""
 
     def __init__(self, database: Database, *, window_seconds: int) -> None:
         self.database = database
         self.window_seconds = window_seconds
 
-    async def retry_after(self, limits: Sequence[Limit]) -> int | None:
-        """Return seconds until a blocked key may try again, or None when none is blocked."""
+    async def reserve(self, limits: Sequence[Limit]) -> int | None:
+        """Count one attempt against every key, starting a new window where the old one ended."""
         async with self.database.acquire() as conn:
             rows = await conn.fetch(
-                "SELECT key, failures,"
-                " extract(epoch FROM window_started_at + $2 * interval '1 second' - now())::float8 AS wait"
-                " FROM login_throttles WHERE key = ANY($1::text[])"
-                " AND window_started_at > now() - $2 * interval '1 second'",
-                [limit.key for limit in limits],
-                self.window_seconds,
-            )
-        return _worst({r["key"]: (r["failures"], r["wait"]) for r in rows}, limits)
-
-    async def record_failure(self, keys: Sequence[str]) -> None:
-        """Count one failed sign-in against each key, starting a new window where the old one ended."""
-        async with self.database.acquire() as conn:
-            await conn.execute(
                 "INSERT INTO login_throttles AS t (key, failures, window_started_at)"
                 " SELECT k, 1, now() FROM unnest($1::text[]) AS k ORDER BY k"
                 " ON CONFLICT (key) DO UPDATE SET"
@@ -82,8 +69,10 @@ class PostgresThrottle:
                 " THEN 1 ELSE t.failures + 1 END,"
                 " window_started_at = CASE WHEN t.window_started_at <= now() - $2 * interval '1 second'"
                 " THEN now() ELSE t.window_started_at END,"
-                " updated_at = now()",
-                sorted(set(keys)),
+                " updated_at = now()"
+                " RETURNING key, failures,"
+                " extract(epoch FROM window_started_at + $2 * interval '1 second' - now())::float8 AS wait",
+                sorted({limit.key for limit in limits}),
                 self.window_seconds,
             )
             if random.random() < 0.01:  # noqa: S311 - chance of housekeeping, not security
@@ -91,11 +80,19 @@ class PostgresThrottle:
                     "DELETE FROM login_throttles WHERE window_started_at < now() - $1 * interval '1 second'",
                     self.window_seconds,
                 )
+        return _worst({r["key"]: (r["failures"], r["wait"]) for r in rows}, limits)
 
-    async def reset(self, key: str) -> None:
-        """Forget the failures of `key`."""
+    async def release(self, limits: Sequence[Limit]) -> None:
+        """Forget the first key's attempts; give every other key its one attempt back."""
+        first, *others = limits
         async with self.database.acquire() as conn:
-            await conn.execute("DELETE FROM login_throttles WHERE key = $1", key)
+            await conn.execute("DELETE FROM login_throttles WHERE key = $1", first.key)
+            if others:
+                await conn.execute(
+                    "UPDATE login_throttles SET failures = greatest(failures - 1, 0)"
+                    " WHERE key = ANY($1::text[])",
+                    [limit.key for limit in others],
+                )
 
 
 @contextmanager
@@ -107,41 +104,41 @@ def _redis_errors() -> Iterator[None]:
         raise ServiceUnavailableError("The sign-in throttle store is unavailable", retry_after=5) from exc
 
 
+# Decrement a counter only while it exists: DECR on a missing key would create one without expiry.
+_GIVE_BACK = "if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end return 0"
+
+
 class RedisThrottle:
-    """Counters as Redis keys that expire with their window (INCR after SET NX EX, in one MULTI)."""
+    """Counters as Redis keys that expire with their window (SET NX EX, INCR, PTTL in one MULTI)."""
 
     def __init__(self, client: Redis, *, window_seconds: int, prefix: str = "pgbe:login-failures:") -> None:
         self.client = client
         self.window_seconds = window_seconds
         self._prefix = prefix
 
-    async def retry_after(self, limits: Sequence[Limit]) -> int | None:
-        """Return seconds until a blocked key may try again, or None when none is blocked."""
-        with _redis_errors():
-            async with self.client.pipeline(transaction=False) as pipe:
-                for limit in limits:
-                    pipe.get(self._prefix + limit.key)
-                    pipe.pttl(self._prefix + limit.key)
-                replies = await pipe.execute()
-        counts = {}
-        for limit, value, ttl in zip(limits, replies[::2], replies[1::2], strict=True):
-            if value is not None and ttl > 0:
-                counts[limit.key] = (int(value), ttl / 1000)
-        return _worst(counts, limits)
-
-    async def record_failure(self, keys: Sequence[str]) -> None:
-        """Count one failed sign-in against each key; a key's first failure starts its window."""
+    async def reserve(self, limits: Sequence[Limit]) -> int | None:
+        """Count one attempt against every key; a key's first attempt starts its window."""
+        keys = sorted({limit.key for limit in limits})
         with _redis_errors():
             async with self.client.pipeline(transaction=True) as pipe:
-                for key in sorted(set(keys)):
+                for key in keys:
                     pipe.set(self._prefix + key, 0, ex=self.window_seconds, nx=True)
                     pipe.incr(self._prefix + key)
-                await pipe.execute()
+                    pipe.pttl(self._prefix + key)
+                replies = await pipe.execute()
+        counts = {
+            key: (int(count), max(ttl, 1) / 1000)
+            for key, count, ttl in zip(keys, replies[1::3], replies[2::3], strict=True)
+        }
+        return _worst(counts, limits)
 
-    async def reset(self, key: str) -> None:
-        """Forget the failures of `key`."""
+    async def release(self, limits: Sequence[Limit]) -> None:
+        """Forget the first key's attempts; give every other key its one attempt back."""
+        first, *others = limits
         with _redis_errors():
-            await self.client.delete(self._prefix + key)
+            await self.client.delete(self._prefix + first.key)
+            for limit in others:
+                await self.client.eval(_GIVE_BACK, 1, self._prefix + limit.key)
 
 
 def make_throttle(database: Database, *, redis_url: str | None, window_seconds: int) -> LoginThrottle:

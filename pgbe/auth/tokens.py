@@ -15,7 +15,7 @@ from pgbe.errors import UnauthorizedError
 
 ALGORITHM = "HS256"
 ACCESS = "access"
-_REQUIRED_CLAIMS = ["exp", "iat", "sub", "typ", "role", "jti"]
+_REQUIRED_CLAIMS = ["exp", "iat", "sub", "typ", "role", "sid", "jti"]
 
 
 def new_refresh_token() -> str:
@@ -43,6 +43,7 @@ class TokenCodec:
         claims = {
             "sub": str(principal.user_id),
             "role": principal.role,
+            "sid": principal.session_id.hex,
             "typ": ACCESS,
             "iat": issued,
             "exp": issued + self.access_seconds,
@@ -69,7 +70,9 @@ class TokenCodec:
         if claims["typ"] != ACCESS:
             raise UnauthorizedError("Invalid token type")
         try:
-            principal = Principal(user_id=int(claims["sub"]), role=str(claims["role"]))
+            principal = Principal(
+                user_id=int(claims["sub"]), role=str(claims["role"]), session_id=uuid.UUID(str(claims["sid"]))
+            )
         except (TypeError, ValueError) as exc:
             raise UnauthorizedError("Invalid token") from exc
         self._remember(token, principal, float(claims["exp"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,14 +34,35 @@ async def get_user(conn: asyncpg.Connection, user_id: int) -> asyncpg.Record | N
     return row
 
 
+def email_identity(email: str) -> str:
+    """Return what identifies an email address in Python: NFKC, case-folded, trimmed.
+
+    The database's rule is `pgbe.auth.schema.EMAIL_KEY`; this one folds at least as much, so keys
+    built from it (throttle counters) never tell apart two addresses the database treats as one.
+    """
+    return unicodedata.normalize("NFKC", email.strip()).casefold()
+
+
 async def get_user_by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
-    """Return the user row with this email (case-insensitive), or None."""
+    """Return the user row with this email (case and compatibility forms folded), or None."""
     row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT id, email, role, is_active, hashed_password FROM users WHERE lower(email) = lower($1)"
-        " ORDER BY id LIMIT 1",
+        "SELECT id, email, role, is_active, hashed_password FROM users"
+        " WHERE lower(normalize(email, NFKC)) = lower(normalize($1::text, NFKC))",  # EMAIL_KEY, indexed
         email,
     )
     return row
+
+
+async def email_taken(conn: asyncpg.Connection, email: str, *, other_than: int | None = None) -> bool:
+    """Tell whether another account has this email (case and compatibility forms folded)."""
+    taken: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM users"
+        " WHERE lower(normalize(email, NFKC)) = lower(normalize($1::text, NFKC))"  # EMAIL_KEY, indexed
+        " AND id IS DISTINCT FROM $2)",
+        email,
+        other_than,
+    )
+    return taken
 
 
 async def set_password_hash(

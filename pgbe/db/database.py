@@ -242,6 +242,9 @@ class Database:
         try:
             return await self.create_asyncpg_pool(dsn)
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            # Said once per failed opening (concurrent requests share one), so a database that
+            # does not exist, or refuses the role, is not retried in silence.
+            logger.error("cannot open the database pool on %s: %s", describe(self.url), exc)
             raise ServiceUnavailableError("The database is unavailable", retry_after=2) from exc
 
     async def create_asyncpg_pool(self, url: URL | str, **overrides: Any) -> asyncpg.Pool:

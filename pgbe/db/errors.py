@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import MetaData
@@ -29,6 +30,8 @@ SERIALIZATION_FAILURE = "40001"
 DEADLOCK_DETECTED = "40P01"
 RETRYABLE_SQLSTATES = frozenset({SERIALIZATION_FAILURE, DEADLOCK_DETECTED})
 QUERY_CANCELED = "57014"
+# A write reached a server that only reads: a standby after a failover, or a primary set read-only.
+READ_ONLY_SQL_TRANSACTION = "25006"
 IDLE_IN_TRANSACTION_TIMEOUT = "25P03"
 # Class 08 (connection exception), 57P01-57P03 (admin shutdown, crash shutdown, cannot connect now),
 # 53300 (too many connections).
@@ -108,6 +111,22 @@ def translate(exc: BaseException) -> AppError | None:
     return _translate_driver_error(exc)
 
 
+# SQLSTATEs whose error needs nothing from the exception: one row each.
+_BY_STATE: dict[str, Callable[[], AppError]] = {
+    READ_ONLY_SQL_TRANSACTION: lambda: ServiceUnavailableError(
+        "The database accepts no writes at the moment", retry_after=5
+    ),
+    QUERY_CANCELED: lambda: GatewayTimeoutError("The database did not answer in time", retry_after=1),
+    IDLE_IN_TRANSACTION_TIMEOUT: lambda: GatewayTimeoutError(
+        "The database did not answer in time", retry_after=1
+    ),
+    **{
+        state: lambda: ConflictError("The request conflicted with a concurrent one; retry it")
+        for state in RETRYABLE_SQLSTATES
+    },
+}
+
+
 def _translate_driver_error(exc: BaseException) -> AppError | None:
     state = sqlstate_of(exc)
     constraint = _diag(exc, "constraint_name")
@@ -128,10 +147,8 @@ def _translate_driver_error(exc: BaseException) -> AppError | None:
         return ValidationError(f"A value breaks the rule {constraint or 'of a check constraint'}")
     if state and state.startswith(_DATA_EXCEPTION):
         return ValidationError("A value is out of range or malformed for its column")
-    if state in (QUERY_CANCELED, IDLE_IN_TRANSACTION_TIMEOUT):
-        return GatewayTimeoutError("The database did not answer in time", retry_after=1)
-    if state in RETRYABLE_SQLSTATES:
-        return ConflictError("The request conflicted with a concurrent one; retry it")
+    if state in _BY_STATE:
+        return _BY_STATE[state]()
     if isinstance(exc, PoolTimeoutError):
         return ServiceUnavailableError("All database connections are busy", retry_after=1)
     if isinstance(exc, TimeoutError):  # the client-side bound (asyncpg command_timeout)
@@ -148,6 +165,7 @@ __all__ = [
     "IDLE_IN_TRANSACTION_TIMEOUT",
     "NOT_NULL_VIOLATION",
     "QUERY_CANCELED",
+    "READ_ONLY_SQL_TRANSACTION",
     "RETRYABLE_SQLSTATES",
     "SERIALIZATION_FAILURE",
     "UNAVAILABLE_PREFIXES",

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement
 from starlette.requests import Request
 from starlette.responses import Response
 
+from pgbe.auth.guard import guard_values, session_ended, session_guard
 from pgbe.auth.principal import Principal
 from pgbe.db.errors import translate
 from pgbe.errors import (
@@ -94,6 +95,32 @@ def _owner_values(rt: ResourceRuntime, principal: Principal | None, values: dict
     return scoped
 
 
+def _guard_values(principal: Principal | None, values: dict[str, Any]) -> bool:
+    """Bind the session guard of a signed-in caller; tell whether the statement carries it."""
+    if principal is None:
+        return False
+    values.update(guard_values(principal))
+    return True
+
+
+def _guard(guarded: bool) -> ColumnElement[bool] | None:
+    return session_guard() if guarded else None
+
+
+async def _on_primary(
+    rt: ResourceRuntime, request: Request, compiled: Compiled, values: Mapping[str, Any]
+) -> asyncpg.Record | None:
+    """Ask a read whose guard failed once more on the primary, when it may have run on a replica.
+
+    A replica may not have the caller's session yet (a sign-in a moment ago); revocations are
+    seen by replicas within their lag, and by the primary at once.
+    """
+    if not rt.registry.database.replicas:
+        return None
+    row: asyncpg.Record | None = await _fetchrow(rt, request, compiled, values, read=False)
+    return row
+
+
 async def list_rows(rt: ResourceRuntime, request: Request) -> Response:
     """GET /things: a page of rows with the total count."""
     res, registry = rt.resource, rt.registry
@@ -107,10 +134,16 @@ async def list_rows(rt: ResourceRuntime, request: Request) -> Response:
     )
     values = params.bind_values()
     scoped = _owner_values(rt, principal, values)
+    guarded = _guard_values(principal, values)
     compiled = rt.statement(
-        ("list", params.shape, scoped), lambda: select_page(rt.target, params, scoped=scoped)
+        ("list", params.shape, scoped, guarded),
+        lambda: select_page(rt.target, params, scoped=scoped, guard=_guard(guarded)),
     )
     row = await _fetchrow(rt, request, compiled, values, read=True)
+    if row is None:
+        row = await _on_primary(rt, request, compiled, values)
+    if row is None:
+        raise session_ended()
     return Response(row[0], media_type=JSON)
 
 
@@ -123,9 +156,17 @@ async def get_row(rt: ResourceRuntime, request: Request) -> Response:
     includes = rt.includes_of(request.scope["query_string"])
     values: dict[str, Any] = {"id": pk}
     scoped = _owner_values(rt, principal, values)
-    compiled = rt.statement(("get", includes, scoped), lambda: select_one(rt.target, includes, scoped=scoped))
+    guarded = _guard_values(principal, values)
+    compiled = rt.statement(
+        ("get", includes, scoped, guarded),
+        lambda: select_one(rt.target, includes, scoped=scoped, guard=_guard(guarded)),
+    )
     row = await _fetchrow(rt, request, compiled, values, read=True)
-    if row is None:
+    if guarded and not row[2]:
+        row = await _on_primary(rt, request, compiled, values)
+        if row is None or not row[2]:
+            raise session_ended()
+    if row is None or row[0] is None:
         raise _not_found(rt, pk)
     headers = {"ETag": f'"{row[1]}"'} if row[1] is not None else None
     return Response(row[0], media_type=JSON, headers=headers)
@@ -195,9 +236,15 @@ async def create_row(rt: ResourceRuntime, request: Request) -> Response:
     data, links = res.writes.split(data, rt.links_of(schema))
     _set_owner(rt, data, principal)
     res.writes.fill_defaults(data)
-    key = ("create", tuple(sorted(data)), tuple(sorted(links)))
-    compiled = _write_statement(rt, key, data, lambda: insert_row(rt.target, data, links))
-    row = await _fetchrow(rt, request, compiled, _write_values(data, links), read=False)
+    values = _write_values(data, links)
+    guarded = _guard_values(principal, values)
+    key = ("create", tuple(sorted(data)), tuple(sorted(links)), guarded)
+    compiled = _write_statement(
+        rt, key, data, lambda: insert_row(rt.target, data, links, guard=_guard(guarded))
+    )
+    row = await _fetchrow(rt, request, compiled, values, read=False)
+    if row is None:  # only a guarded insert returns no row
+        raise session_ended()
     headers = {"Location": f"{res.path}/{row[1]}"}
     if row[2] is not None:
         headers["ETag"] = f'"{row[2]}"'
@@ -240,11 +287,17 @@ async def update_row_handler(rt: ResourceRuntime, request: Request) -> Response:
     if check:
         values["versions"] = versions
     scoped = _owner_values(rt, principal, values)
-    key = ("update", tuple(sorted(data)), tuple(sorted(links)), scoped, check)
+    guarded = _guard_values(principal, values)
+    key = ("update", tuple(sorted(data)), tuple(sorted(links)), scoped, check, guarded)
     compiled = _write_statement(
-        rt, key, data, lambda: update_row(rt.target, data, links, scoped=scoped, check_version=check)
+        rt,
+        key,
+        data,
+        lambda: update_row(rt.target, data, links, scoped=scoped, check_version=check, guard=_guard(guarded)),
     )
-    body, version, found = await _fetchrow(rt, request, compiled, values, read=False)
+    body, version, found, allowed = await _fetchrow(rt, request, compiled, values, read=False)
+    if guarded and not allowed:
+        raise session_ended()
     if body is None:
         if found:
             raise PreconditionFailedError(f"{res.label} {pk} has changed; fetch it again")
@@ -265,10 +318,14 @@ async def delete_row_handler(rt: ResourceRuntime, request: Request) -> Response:
     if check:
         values["versions"] = versions
     scoped = _owner_values(rt, principal, values)
+    guarded = _guard_values(principal, values)
     compiled = rt.statement(
-        ("delete", scoped, check), lambda: delete_row(rt.target, scoped=scoped, check_version=check)
+        ("delete", scoped, check, guarded),
+        lambda: delete_row(rt.target, scoped=scoped, check_version=check, guard=_guard(guarded)),
     )
-    deleted, found = await _fetchrow(rt, request, compiled, values, read=False)
+    deleted, found, allowed = await _fetchrow(rt, request, compiled, values, read=False)
+    if guarded and not allowed:
+        raise session_ended()
     if not deleted:
         if found:
             raise PreconditionFailedError(f"{res.label} {pk} has changed; fetch it again")

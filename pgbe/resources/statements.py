@@ -13,8 +13,10 @@ from sqlalchemy import (
     Select,
     Table,
     all_,
+    and_,
     any_,
     bindparam,
+    case,
     delete,
     exists,
     func,
@@ -105,15 +107,32 @@ class Target:
         return columns["version"] if self.versioned else null()
 
 
-def select_one(t: Target, includes: Sequence[str], *, scoped: bool) -> Select[Any]:
-    """`SELECT json, version FROM table WHERE id = $id [AND owner = $owner]`."""
+def select_one(
+    t: Target, includes: Sequence[str], *, scoped: bool, guard: ColumnElement[bool] | None = None
+) -> Select[Any]:
+    """`SELECT json, version FROM table WHERE id = $id [AND owner = $owner]`.
+
+    With a `guard` (the caller's session check) it answers exactly one row, `json, version, allowed`:
+    the guard's outcome outer-joined to the row, which is looked up only when the guard holds.
+    """
     table = t.table
     body = json_object(t.mapper, t.read, table.c, includes)
-    return select(body, t.version_of(table.c)).where(t.pk == t.id_param(), *t.scope(scoped))
+    matched = [t.pk == t.id_param(), *t.scope(scoped)]
+    if guard is None:
+        return select(body, t.version_of(table.c)).where(*matched)
+    auth = select(guard.label("allowed")).subquery("auth")
+    return select(case((t.pk.is_not(None), body)), t.version_of(table.c), auth.c.allowed).select_from(
+        auth.outerjoin(table, and_(auth.c.allowed, *matched))
+    )
 
 
-def select_page(t: Target, params: ListParams, *, scoped: bool) -> Select[Any]:
-    """One statement answering `{"items": [...], "total": n, "skip": s, "limit": l}`."""
+def select_page(
+    t: Target, params: ListParams, *, scoped: bool, guard: ColumnElement[bool] | None = None
+) -> Select[Any]:
+    """One statement answering `{"items": [...], "total": n, "skip": s, "limit": l}`.
+
+    With a `guard` that fails it answers no row, and builds no page.
+    """
     table, spec = t.table, t.spec
     conditions = [*where_clauses(params), *t.scope(scoped)]
     skip = bindparam("skip", type_=Integer)
@@ -140,7 +159,7 @@ def select_page(t: Target, params: ListParams, *, scoped: bool) -> Select[Any]:
     order = order_by(spec, params, page.c)
     items = select(func.json_agg(aggregate_order_by(body, *order))).select_from(rows).scalar_subquery()
     total = select(func.count()).select_from(table).where(*conditions).scalar_subquery()
-    return select(
+    result = select(
         func.json_build_object(
             literal_column("'items'"),
             page_json(items),
@@ -152,6 +171,7 @@ def select_page(t: Target, params: ListParams, *, scoped: bool) -> Select[Any]:
             limit,
         )
     )
+    return result if guard is None else result.where(guard)  # a one-time filter: no page is built
 
 
 def _value(t: Target, key: str, value: Any) -> Any:
@@ -171,10 +191,24 @@ def _ids_param(key: str, rel: RelationshipProperty[Any], ids: Sequence[Any]) -> 
     return bindparam(f"l_{key}", list(ids), type_=ARRAY(rel.mapper.primary_key[0].type))
 
 
-def insert_row(t: Target, data: Mapping[str, Any], links: Mapping[str, Sequence[Any]]) -> Any:
-    """INSERT ... RETURNING json, id, version; link rows (e.g. product_tags) in data-modifying CTEs."""
+def insert_row(
+    t: Target,
+    data: Mapping[str, Any],
+    links: Mapping[str, Sequence[Any]],
+    *,
+    guard: ColumnElement[bool] | None = None,
+) -> Any:
+    """INSERT ... RETURNING json, id, version; link rows (e.g. product_tags) in data-modifying CTEs.
+
+    With a `guard`, the row is inserted from a SELECT filtered by it: no row returned, nothing written.
+    """
     table = t.table
-    stmt = insert(table).values({k: _value(t, k, v) for k, v in data.items()})
+    values = {k: _value(t, k, v) for k, v in data.items()}
+    if guard is None:
+        stmt = insert(table).values(values)
+    else:
+        source = select(*(value.label(key) for key, value in values.items())).where(guard)
+        stmt = insert(table).from_select(list(values), source)
     if not links:
         return stmt.returning(json_object(t.mapper, t.read, table.c), t.pk, t.version_of(table.c))
     row = stmt.returning(*table.c).cte("row")
@@ -200,11 +234,18 @@ def update_row(
     *,
     scoped: bool,
     check_version: bool,
+    guard: ColumnElement[bool] | None = None,
 ) -> Select[Any]:
-    """UPDATE ... RETURNING json, version, found: `found` tells 404 from 412 in the same snapshot."""
+    """UPDATE ... RETURNING json, version, found, allowed: `found` tells 404 from 412 in the same snapshot.
+
+    `allowed` is the guard's outcome (NULL without one): when it is false nothing was written.
+    """
     table = t.table
     conditions = [t.pk == t.id_param(), *t.scope(scoped)]
     matched = list(conditions)
+    allowed = _guard_once(guard)
+    if allowed is not None:
+        matched.append(allowed)
     if check_version:
         matched.append(table.c.version == any_(bindparam("versions", type_=ARRAY(Integer))))
     values = {k: _value(t, k, v) for k, v in data.items()}
@@ -216,7 +257,7 @@ def update_row(
     body = select(json_object(t.mapper, t.read, row.c)).scalar_subquery()
     version = select(t.version_of(row.c)).scalar_subquery()
     found = exists().where(*conditions) if check_version else null()
-    result = select(body, version, found)
+    result = select(body, version, found, null() if allowed is None else allowed)
     for key, ids in links.items():
         rel = t.links[key].relationship
         parent_col, link_parent, link_target = _link_columns(rel)
@@ -235,14 +276,26 @@ def update_row(
     return result
 
 
-def delete_row(t: Target, *, scoped: bool, check_version: bool) -> Select[Any]:
-    """DELETE ... and say whether a row was deleted and whether it existed."""
+def delete_row(
+    t: Target, *, scoped: bool, check_version: bool, guard: ColumnElement[bool] | None = None
+) -> Select[Any]:
+    """DELETE ... and say whether a row was deleted, whether it existed and whether the guard held."""
     table = t.table
     conditions = [t.pk == t.id_param(), *t.scope(scoped)]
     matched = list(conditions)
+    allowed = _guard_once(guard)
+    if allowed is not None:
+        matched.append(allowed)
     if check_version:
         matched.append(table.c.version == any_(bindparam("versions", type_=ARRAY(Integer))))
     row = delete(table).where(*matched).returning(t.pk).cte("row")
     deleted = select(func.count()).select_from(row).scalar_subquery()
     found = exists().where(*conditions) if check_version else null()
-    return select(deleted, found)
+    return select(deleted, found, null() if allowed is None else allowed)
+
+
+def _guard_once(guard: ColumnElement[bool] | None) -> Any:
+    """The guard as a scalar of a CTE, so that the write and the answer share one evaluation of it."""
+    if guard is None:
+        return None
+    return select(select(guard.label("allowed")).cte("auth").c.allowed).scalar_subquery()

@@ -163,13 +163,15 @@ async def api(project: Project) -> AsyncIterator[ApiClient]:
 
 
 @pytest.fixture
-def bearer(project: Project) -> Callable[[int, str], dict[str, str]]:
-    """Return `bearer(user_id, role)`: an Authorization header with a valid access token."""
-    from pgbe.auth.principal import Principal
+def bearer(project: Project, api: ApiClient) -> Callable[[int, str], dict[str, str]]:
+    """Return `bearer(user_id, role)`: an Authorization header with a valid access token.
+
+    Before the next request of `api`, the account gets this role (created when no user has this id;
+    required columns get placeholders) and the token's sign-in session is stored, in the test's
+    transaction. Tokens are checked against both, as in production: a token of a deactivated account
+    is refused, and so is an earlier token of the account once `bearer` gave it another role.
+    """
+    from pgbe.testing.principals import Bearer
 
     auth = project.load("auth", "app.config.auth:auth")
-
-    def headers(user_id: int, role: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {auth.codec.issue_access(Principal(user_id=user_id, role=role))}"}
-
-    return headers
+    return Bearer(auth.codec, api, api.conn)

@@ -140,3 +140,62 @@ async def test_admin_session_ends_when_the_account_is_demoted_or_deactivated(
     response = await admin.get("/admin/users/list")
     assert response.status_code in (302, 303)
     assert "/admin/login" in response.headers["location"]
+
+
+def _count(database_url: str, email: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM users WHERE lower(normalize(email, NFKC)) = lower(normalize(%s, NFKC))",
+            (email,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+@pytest.mark.parametrize("variant", ["NEW-HIRE@example.com", "\uff4eew-hire@example.com"])
+async def test_admin_create_user_with_case_or_fullwidth_variant_of_email_is_refused(
+    admin: httpx.AsyncClient, database_url: str, variant: str
+) -> None:
+    await admin.post("/admin/users/create", data=_form(password="Fresh-Start-2026"))
+    response = await admin.post("/admin/users/create", data=_form(email=variant, password="Fresh-Start-2026"))
+    assert response.status_code == 400
+    assert _count(database_url, EMAILS[1]) == 1
+
+
+async def test_admin_password_change_ends_the_users_sessions(
+    admin: httpx.AsyncClient, database_url: str
+) -> None:
+    await admin.post("/admin/users/create", data=_form(password="Fresh-Start-2026"))
+    signed_in = await admin.post("/auth/token", data={"username": EMAILS[1], "password": "Fresh-Start-2026"})
+    assert signed_in.status_code == 200
+    tokens = signed_in.json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert (await admin.get("/auth/me", headers=headers)).status_code == 200
+    with psycopg.connect(database_url) as conn:
+        (user_id,) = conn.execute("SELECT id FROM users WHERE email = %s", (EMAILS[1],)).fetchone() or (0,)
+    changed = await admin.post(f"/admin/users/edit/{user_id}", data=_form(password="Quite-New-2027"))
+    assert changed.status_code in (302, 303), changed.text
+    assert (await admin.get("/auth/me", headers=headers)).status_code == 401
+    refreshed = await admin.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 401
+
+
+async def test_admin_logout_ends_the_session_on_the_server(admin: httpx.AsyncClient) -> None:
+    cookie = admin.cookies.get("pgbe_admin")
+    assert cookie is not None
+    assert (await admin.get("/admin/users/list")).status_code == 200
+    await admin.get("/admin/logout")
+    admin.cookies.set("pgbe_admin", cookie, path="/admin")  # a copy kept from before the logout
+    response = await admin.get("/admin/users/list")
+    assert response.status_code in (302, 303)  # back to the sign-in page
+
+
+async def test_admin_session_cookie_is_scoped_to_the_admin_site(
+    project: Project, admin_account: None
+) -> None:
+    app = project.load("app", "app.main:app")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        response = await client.post("/admin/login", data={"username": ADMIN[0], "password": ADMIN[1]})
+    set_cookie = response.headers["set-cookie"]
+    assert "pgbe_admin=" in set_cookie
+    assert "path=/admin" in set_cookie.lower()
+    assert "httponly" in set_cookie.lower()

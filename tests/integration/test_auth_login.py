@@ -11,7 +11,8 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from pgbe.auth import passwords
-from tests.auth_fixtures import PASSWORD, bearer, client, conn, login, make_user
+from pgbe.testing.principals import open_session
+from tests.auth_fixtures import PASSWORD, Bearer, client, conn, login, make_user
 
 __all__ = ["client", "conn"]
 
@@ -94,26 +95,41 @@ async def test_me_without_token_returns_401_with_bearer_challenge(client: httpx.
     assert response.headers["content-type"] == "application/problem+json"
 
 
-async def test_me_bad_tokens_return_401(client: httpx.AsyncClient, conn: asyncpg.Connection) -> None:
+async def test_me_bad_tokens_return_401(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, bearer: Bearer
+) -> None:
     from app.config.auth import auth
     from pgbe.auth.principal import Principal
 
     user_id = await make_user(conn, "fay@example.com", role="admin")
+    session = await open_session(conn, user_id)  # each token below is refused for its own flaw only
     now = int(time.time())
-    claims = {"sub": str(user_id), "role": "admin", "typ": "access", "iat": now, "exp": now + 600, "jti": "x"}
+    claims = {
+        "sub": str(user_id),
+        "role": "admin",
+        "typ": "access",
+        "sid": session.hex,
+        "iat": now,
+        "exp": now + 600,
+        "jti": "x",
+    }
     secret = auth.settings.secret_key.get_secret_value()
     unsigned = jwt.encode(claims, None, algorithm="none")
     wrong_key = jwt.encode(claims, "another-secret-of-sufficient-length!", algorithm="HS256")
     refresh_typed = jwt.encode(claims | {"typ": "refresh"}, secret, algorithm="HS256")
-    expired = auth.codec.issue_access(Principal(user_id, "admin"), now=now - 3600)
+    expired = auth.codec.issue_access(Principal(user_id, "admin", session), now=now - 3600)
     for token in (unsigned, wrong_key, refresh_typed, expired, "not-a-jwt"):
         response = await client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, token
         assert response.headers["www-authenticate"] == "Bearer"
     assert (await client.get("/auth/me", headers=bearer(user_id, "admin"))).status_code == 200
+    fine = jwt.encode(claims, secret, algorithm="HS256")
+    assert (await client.get("/auth/me", headers={"Authorization": f"Bearer {fine}"})).status_code == 200
 
 
-async def test_me_deactivated_user_returns_401(client: httpx.AsyncClient, conn: asyncpg.Connection) -> None:
+async def test_me_deactivated_user_returns_401(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, bearer: Bearer
+) -> None:
     user_id = await make_user(conn, "gus@example.com", active=False)
     assert (await client.get("/auth/me", headers=bearer(user_id))).status_code == 401
 

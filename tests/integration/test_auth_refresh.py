@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import httpx
 
-from tests.auth_fixtures import PASSWORD, bearer, client, conn, login, make_user
+from tests.auth_fixtures import PASSWORD, Bearer, client, conn, login, make_user
 
 __all__ = ["client", "conn"]
 
@@ -86,7 +86,7 @@ async def test_logout_revokes_family(client: httpx.AsyncClient, conn: asyncpg.Co
 
 
 async def test_password_change_revokes_every_refresh_token(
-    client: httpx.AsyncClient, conn: asyncpg.Connection
+    client: httpx.AsyncClient, conn: asyncpg.Connection, bearer: Bearer
 ) -> None:
     user_id = await make_user(conn, "wes@example.com")
     tokens = [(await login(client, "wes@example.com")).json()["refresh_token"] for _ in range(2)]
@@ -104,7 +104,7 @@ async def test_password_change_revokes_every_refresh_token(
 
 
 async def test_password_change_wrong_current_or_weak_new_keeps_password(
-    client: httpx.AsyncClient, conn: asyncpg.Connection
+    client: httpx.AsyncClient, conn: asyncpg.Connection, bearer: Bearer
 ) -> None:
     user_id = await make_user(conn, "xia@example.com")
     before = await conn.fetchval("SELECT hashed_password FROM users WHERE id = $1", user_id)

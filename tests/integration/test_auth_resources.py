@@ -8,7 +8,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.auth_fixtures import bearer, client, conn, login, make_user
+from tests.auth_fixtures import Bearer, client, conn, login, make_user
 
 __all__ = ["client", "conn"]
 
@@ -33,7 +33,7 @@ async def _snapshot(conn: asyncpg.Connection) -> dict[str, list[tuple[Any, ...]]
 
 
 @pytest.fixture
-async def world(client: httpx.AsyncClient, conn: asyncpg.Connection) -> dict[str, Any]:
+async def world(client: httpx.AsyncClient, conn: asyncpg.Connection, bearer: Bearer) -> dict[str, Any]:
     """alice and bob (users with profiles), sam (staff), root (admin), one row per catalogue table.
 
     alice signs in through /auth/token, so her header carries a real token.
@@ -59,6 +59,7 @@ async def world(client: httpx.AsyncClient, conn: asyncpg.Connection) -> dict[str
         "root": bearer(ids["root"], "admin"),
         "nobody": {},
     }
+    await client.get("/health/live")  # stores the sessions of the bearer headers before any snapshot
     return ids
 
 

@@ -67,7 +67,16 @@ async def test_throttle_account_failures_return_429_even_with_right_password(
     await _fail(client, "amy@example.com", 3)
     await _assert_blocked(await login(client, "amy@example.com"))
     row = await conn.fetchrow("SELECT failures FROM login_throttles WHERE key = 'account:amy@example.com'")
-    assert row["failures"] == 3
+    assert row["failures"] == 4  # three guesses and the refused attempt: counted before any check
+
+
+async def test_throttle_account_key_folds_case_and_compatibility_forms(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, low_limits: None
+) -> None:
+    await make_user(conn, "ana@example.com")
+    for variant in ("ANA@example.com", "\uff41na@example.com", " Ana@Example.COM"):
+        assert (await login(client, variant, "Wrong-password-1")).status_code == 401
+    await _assert_blocked(await login(client, "ana@example.com"))
 
 
 async def test_throttle_client_failures_across_accounts_return_429(
@@ -77,6 +86,14 @@ async def test_throttle_client_failures_across_accounts_return_429(
     for email in ("x1@example.com", "x2@example.com", "x3@example.com", "x4@example.com"):
         await _fail(client, email, 1)
     await _assert_blocked(await login(client, "ben@example.com"))
+
+
+async def test_throttle_successful_sign_ins_do_not_use_up_the_client_limit(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, low_limits: None
+) -> None:
+    await make_user(conn, "bo@example.com")
+    for _ in range(6):  # more than the client's 4: each success gives its attempt back
+        assert (await login(client, "bo@example.com")).status_code == 200
 
 
 async def test_throttle_successful_login_resets_account_counter(
@@ -99,20 +116,24 @@ async def test_throttle_redis_account_failures_return_429(
     await _fail(client, "dee@example.com", 3)
     await _assert_blocked(await login(client, "dee@example.com"))
     assert await conn.fetchval("SELECT count(*) FROM login_throttles") == 0  # counted in Redis only
-    assert await redis_throttle.retry_after([Limit("account:dee@example.com", 3)]) is not None
-    await redis_throttle.reset("account:dee@example.com")
+    # an operator's unblock: forget the account's attempts, give the client one back
+    await redis_throttle.release([Limit("account:dee@example.com", 3), Limit("client:127.0.0.1", 4)])
     assert (await login(client, "dee@example.com")).status_code == 200
 
 
-async def test_throttle_redis_counts_per_key_in_one_window(redis_throttle: RedisThrottle) -> None:
+async def test_throttle_redis_reserves_up_to_the_limit_per_key_in_one_window(
+    redis_throttle: RedisThrottle,
+) -> None:
     limits = [Limit("account:a", 2), Limit("client:1.2.3.4", 5)]
-    await redis_throttle.record_failure(["account:a", "client:1.2.3.4"])
-    assert await redis_throttle.retry_after(limits) is None
-    await redis_throttle.record_failure(["account:a", "client:1.2.3.4"])
-    wait = await redis_throttle.retry_after(limits)
+    assert await redis_throttle.reserve(limits) is None
+    assert await redis_throttle.reserve(limits) is None
+    wait = await redis_throttle.reserve(limits)
     assert wait is not None
     assert 1 <= wait <= 900
-    assert await redis_throttle.retry_after([Limit("account:b", 2)]) is None
+    assert await redis_throttle.reserve([Limit("account:b", 2)]) is None
+    await redis_throttle.release(limits)  # a success: the account forgotten, the client given one back
+    assert await redis_throttle.reserve(limits) is None
+    assert int(await redis_throttle.client.get(redis_throttle._prefix + "client:1.2.3.4")) == 3
 
 
 async def test_throttle_redis_unreachable_refuses_sign_in_with_503(

@@ -18,7 +18,6 @@ from pgbe.db.transactions import run_in_transaction, run_in_transaction_async
 from pgbe.settings import PgbeSettings
 from pgbe.testing.leaks import assert_pools_returned
 from pgbe.testing.servers import AppServer
-from tests.auth_fixtures import bearer
 from tests.fault_fixtures import FaultCluster
 
 pytestmark = pytest.mark.faults
@@ -178,7 +177,7 @@ async def test_run_in_transaction_async_serialization_failure_is_retried(
 async def test_optimistic_locking_two_clients_one_wins_one_412(
     load_app: AppServer, fault_cluster: FaultCluster
 ) -> None:
-    headers = bearer(fault_cluster.staff_id, "staff")
+    headers = fault_cluster.bearer("staff")
     async with httpx.AsyncClient(base_url=load_app.url, timeout=20, headers=headers) as http:
         created = await http.post("/products", json={"name": "contested", "price": 10})
         assert created.status_code == 201, created.text
@@ -203,7 +202,7 @@ async def test_optimistic_locking_two_clients_one_wins_one_412(
 async def test_patch_with_stale_etag_returns_412_and_keeps_the_newer_change(
     load_app: AppServer, fault_cluster: FaultCluster
 ) -> None:
-    headers = bearer(fault_cluster.staff_id, "staff")
+    headers = fault_cluster.bearer("staff")
     async with httpx.AsyncClient(base_url=load_app.url, timeout=20, headers=headers) as http:
         created = await http.post("/products", json={"name": "stale", "price": 1})
         url = f"/products/{created.json()['id']}"
@@ -219,7 +218,7 @@ async def test_unique_name_race_answers_one_201_and_409s(
     load_app: AppServer, fault_cluster: FaultCluster
 ) -> None:
     name = f"race-{uuid.uuid4().hex[:8]}"
-    headers = bearer(fault_cluster.staff_id, "staff")
+    headers = fault_cluster.bearer("staff")
     async with httpx.AsyncClient(base_url=load_app.url, timeout=20, headers=headers) as http:
         responses = await asyncio.gather(*(http.post("/categories", json={"name": name}) for _ in range(8)))
     statuses = sorted(r.status_code for r in responses)

@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from pgbe.testing.servers import AppServer, free_port
-from tests.auth_fixtures import bearer
 from tests.fault_fixtures import ROOT, FaultCluster
 
 pytestmark = pytest.mark.faults
@@ -76,7 +75,7 @@ def test_database_unreachable_every_request_returns_503(
 ) -> None:
     if situation == "blackhole":
         request.getfixturevalue("blackhole")
-    staff = bearer(fault_cluster.staff_id, "staff")
+    staff = fault_cluster.bearer("staff")
     with httpx.Client(base_url=unreachable_app.url, timeout=CLIENT_TIMEOUT) as http:
         for method, path, options in requests_needing_the_database(staff):
             assert_unavailable(http.request(method, path, **options))  # type: ignore[arg-type]
@@ -104,7 +103,7 @@ def wait_for_status(http: httpx.Client, path: str, status: int, *, within: float
 def test_database_stopped_then_started_service_recovers_by_itself(
     load_app: AppServer, fault_cluster: FaultCluster
 ) -> None:
-    staff = bearer(fault_cluster.staff_id, "staff")
+    staff = fault_cluster.bearer("staff")
     with httpx.Client(base_url=load_app.url, timeout=CLIENT_TIMEOUT) as http:
         assert http.get("/categories").status_code == 200
         assert http.get("/items/").status_code == 200

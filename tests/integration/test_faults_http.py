@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from pgbe.testing.servers import AppServer
-from tests.auth_fixtures import bearer
 from tests.fault_fixtures import (
     LOCK_WAITERS,
     FaultCluster,
@@ -53,7 +52,7 @@ def wait_for(condition: Callable[[], bool], message: str, within: float = 10) ->
 
 def test_http_declared_body_over_limit_returns_413(app: AppServer, fault_cluster: FaultCluster) -> None:
     body = json.dumps({"name": "x" * 10_000}).encode()
-    headers = bearer(fault_cluster.staff_id, "staff")
+    headers = fault_cluster.bearer("staff")
     response = httpx.post(f"{app.url}/categories", content=body, headers=headers, timeout=10)
     assert_problem(response, 413)
 
@@ -65,7 +64,7 @@ def test_http_chunked_body_over_limit_returns_413(app: AppServer, fault_cluster:
             yield b"y" * 1000
         yield b'"}'
 
-    headers = {**bearer(fault_cluster.staff_id, "staff"), "content-type": "application/json"}
+    headers = {**fault_cluster.bearer("staff"), "content-type": "application/json"}
     response = httpx.post(f"{app.url}/categories", content=chunks(), headers=headers, timeout=10)
     assert response.request.headers["transfer-encoding"] == "chunked"
     assert_problem(response, 413)
@@ -79,7 +78,7 @@ def test_http_trickling_body_returns_408(app: AppServer, fault_cluster: FaultClu
             yield b"z"
         yield b'"}'
 
-    headers = {**bearer(fault_cluster.staff_id, "staff"), "content-type": "application/json"}
+    headers = {**fault_cluster.bearer("staff"), "content-type": "application/json"}
     response = httpx.post(f"{app.url}/categories", content=trickle(), headers=headers, timeout=10)
     assert_problem(response, 408)
 
@@ -87,7 +86,7 @@ def test_http_trickling_body_returns_408(app: AppServer, fault_cluster: FaultClu
 def test_http_client_disconnect_mid_write_rolls_back(app: AppServer, fault_cluster: FaultCluster) -> None:
     name = f"abandoned-{uuid.uuid4().hex[:8]}"
     body = json.dumps({"name": name, "price": 5}).encode()
-    token = bearer(fault_cluster.staff_id, "staff")["Authorization"]
+    token = fault_cluster.bearer("staff")["Authorization"]
     request = (
         f"POST /products HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {token}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"

@@ -19,7 +19,6 @@ from pgbe.errors import ServiceUnavailableError
 from pgbe.settings import PgbeSettings
 from pgbe.testing.leaks import assert_pools_returned
 from pgbe.testing.servers import AppServer
-from tests.auth_fixtures import bearer
 from tests.fault_fixtures import (
     CLIENT_LIMITS,
     LOCK_WAITERS,
@@ -95,7 +94,7 @@ async def test_restart_under_write_load_keeps_every_acknowledged_write(
     async def restart() -> None:
         await asyncio.to_thread(fault_cluster.cluster.restart)
 
-    headers = bearer(fault_cluster.staff_id, "staff")
+    headers = fault_cluster.bearer("staff")
     client = httpx.AsyncClient(base_url=load_app.url, limits=CLIENT_LIMITS, timeout=CLIENT_TIMEOUT)
     async with client as http:
         load = Load(http, headers)
@@ -120,7 +119,7 @@ async def test_backends_terminated_under_load_keep_every_acknowledged_write(
             killed.extend(1 for row in rows if row[0])
             await asyncio.sleep(0.03)
 
-    headers = bearer(fault_cluster.staff_id, "staff")
+    headers = fault_cluster.bearer("staff")
     client = httpx.AsyncClient(base_url=load_app.url, limits=CLIENT_LIMITS, timeout=CLIENT_TIMEOUT)
     async with client as http:
         load = Load(http, headers)
@@ -195,7 +194,7 @@ async def test_write_killed_mid_flight_returns_503_and_is_not_repeated(
     load_app: AppServer, fault_cluster: FaultCluster
 ) -> None:
     name = f"killed-{uuid.uuid4().hex[:8]}"
-    headers = bearer(fault_cluster.staff_id, "staff")
+    headers = fault_cluster.bearer("staff")
     async with httpx.AsyncClient(base_url=load_app.url, timeout=CLIENT_TIMEOUT) as http:
         with table_locked(fault_cluster, "products") as locker:
             write = asyncio.ensure_future(

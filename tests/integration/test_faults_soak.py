@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 from pgbe.testing.servers import AppServer
-from tests.auth_fixtures import bearer
 from tests.fault_fixtures import CLIENT_LIMITS, FaultCluster, application_name
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
@@ -54,7 +53,7 @@ async def test_soak_memory_and_connections_stay_flat(fault_cluster: FaultCluster
     statuses: Counter[int] = Counter()
     samples: list[tuple[float, int, int]] = []  # elapsed, RSS KiB, connections
     tag = uuid.uuid4().hex[:8]
-    headers = bearer(fault_cluster.staff_id, "staff")
+    headers = fault_cluster.bearer("staff")
     stop = time.monotonic() + SECONDS
 
     async def client(http: httpx.AsyncClient, number: int) -> None:

@@ -131,6 +131,9 @@ async def test_generated_client_round_trip(
         module(f"api.product.products_{name}") for name in ("create", "get", "list", "update", "delete")
     )
     token = bearer(1, "staff")["Authorization"].removeprefix("Bearer ")
+    await api.get(
+        "/health/live"
+    )  # stores the token's account and session (the generated client is not `api`)
     client = module("client").AuthenticatedClient(base_url="http://test", token=token)
     client.set_async_httpx_client(
         httpx.AsyncClient(

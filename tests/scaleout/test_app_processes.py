@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.scaleout
 
 PASSWORD = "Correct-Horse-42"
 EMAIL = "scaleout@example.test"
+STAFF_ID, STAFF_SESSION = 1000, uuid.UUID("00000000-0000-4000-8000-000000000001")
 
 
 class PgbeRun:
@@ -105,6 +107,14 @@ def app_db(cluster: Cluster) -> str:
             " VALUES (%s, 'Scale', 'Out', 'Scale Out', %s, 'user', true)",
             (EMAIL, hash_password(PASSWORD)),
         )
+        # a staff account with a sign-in session, for the writes (tokens are checked against both)
+        conn.execute(
+            "WITH staff AS (INSERT INTO users (id, email, first_name, last_name, hashed_password, role)"
+            " VALUES (%s, 'staff@example.test', 'Scale', 'Staff', '!', 'staff') RETURNING id)"
+            " INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)"
+            " SELECT id, %s, md5(random()::text), now() + interval '1 day' FROM staff",
+            (STAFF_ID, STAFF_SESSION),
+        )
     cluster.wait_replayed()
     return name
 
@@ -168,7 +178,7 @@ def test_refresh_token_revoked_on_one_process_refused_on_others(
 def _staff_headers() -> dict[str, str]:
     from app.config.auth import auth
 
-    return {"Authorization": f"Bearer {auth.codec.issue_access(Principal(user_id=1, role='staff'))}"}
+    return {"Authorization": f"Bearer {auth.codec.issue_access(Principal(STAFF_ID, 'staff', STAFF_SESSION))}"}
 
 
 def test_http_write_then_read_replay_paused_token_gives_fresh_read(

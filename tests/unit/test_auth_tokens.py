@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import jwt
 import pytest
@@ -12,6 +13,7 @@ from pgbe.auth.tokens import TokenCodec, hash_refresh_token, new_refresh_token
 from pgbe.errors import UnauthorizedError
 
 SECRET = "unit-test-secret-" + "s" * 64  # long enough for HS512 too (the other-alg case)
+SESSION = uuid.UUID("6f1c1d2e-0000-4000-8000-000000000007")
 
 
 @pytest.fixture
@@ -27,6 +29,7 @@ def _claims(**overrides: object) -> dict[str, object]:
         "typ": "access",
         "iat": now,
         "exp": now + 600,
+        "sid": SESSION.hex,
         "jti": "abc",
     }
     claims.update(overrides)
@@ -34,18 +37,19 @@ def _claims(**overrides: object) -> dict[str, object]:
 
 
 def test_decode_access_issued_token_returns_principal(codec: TokenCodec) -> None:
-    token = codec.issue_access(Principal(user_id=7, role="staff"))
-    assert codec.decode_access(token) == Principal(user_id=7, role="staff")
+    token = codec.issue_access(Principal(7, "staff", SESSION))
+    assert codec.decode_access(token) == Principal(7, "staff", SESSION)
     assert jwt.get_unverified_header(token)["alg"] == "HS256"
 
 
 def test_issue_access_claims_carry_identity_type_and_expiry(codec: TokenCodec) -> None:
     claims = jwt.decode(
-        codec.issue_access(Principal(3, "user"), now=1_000), options={"verify_signature": False}
+        codec.issue_access(Principal(3, "user", SESSION), now=1_000), options={"verify_signature": False}
     )
     assert claims["sub"] == "3"
     assert claims["role"] == "user"
     assert claims["typ"] == "access"
+    assert claims["sid"] == SESSION.hex
     assert claims["iat"] == 1_000
     assert claims["exp"] == 1_000 + 15 * 60
     assert claims["jti"]
@@ -63,6 +67,11 @@ def test_issue_access_claims_carry_identity_type_and_expiry(codec: TokenCodec) -
         pytest.param(jwt.encode(_claims(exp=int(time.time()) - 60), SECRET, algorithm="HS256"), id="expired"),
         pytest.param(jwt.encode({"sub": "7", "role": "user", "typ": "access"}, SECRET), id="no-exp"),
         pytest.param(jwt.encode(_claims(sub="seven"), SECRET, algorithm="HS256"), id="non-numeric-sub"),
+        pytest.param(
+            jwt.encode({k: v for k, v in _claims().items() if k != "sid"}, SECRET, algorithm="HS256"),
+            id="no-session",
+        ),
+        pytest.param(jwt.encode(_claims(sid="not-a-uuid"), SECRET, algorithm="HS256"), id="bad-session"),
         pytest.param("a.b.c", id="garbage"),
     ],
 )
@@ -73,7 +82,7 @@ def test_decode_access_invalid_token_raises_unauthorized(codec: TokenCodec, toke
 
 
 def test_decode_access_tampered_payload_raises_unauthorized(codec: TokenCodec) -> None:
-    token = codec.issue_access(Principal(7, "user"))
+    token = codec.issue_access(Principal(7, "user", SESSION))
     header, _, signature = token.split(".")
     forged = jwt.encode(_claims(role="admin"), "x" * 32, algorithm="HS256").split(".")[1]
     with pytest.raises(UnauthorizedError):
@@ -81,17 +90,17 @@ def test_decode_access_tampered_payload_raises_unauthorized(codec: TokenCodec) -
 
 
 def test_decode_access_cache_answers_until_the_cached_expiry_only(codec: TokenCodec) -> None:
-    token = codec.issue_access(Principal(7, "user"))
+    token = codec.issue_access(Principal(7, "user", SESSION))
     codec.decode_access(token)
-    codec._cache[token] = (Principal(99, "marker"), time.time() + 60)
-    assert codec.decode_access(token) == Principal(99, "marker")  # served from the cache
-    codec._cache[token] = (Principal(99, "marker"), time.time() - 1)
-    assert codec.decode_access(token) == Principal(7, "user")  # past its expiry: verified again
+    codec._cache[token] = (Principal(99, "marker", SESSION), time.time() + 60)
+    assert codec.decode_access(token) == Principal(99, "marker", SESSION)  # served from the cache
+    codec._cache[token] = (Principal(99, "marker", SESSION), time.time() - 1)
+    assert codec.decode_access(token) == Principal(7, "user", SESSION)  # past its expiry: verified again
 
 
 def test_decode_access_cache_is_bounded(codec: TokenCodec) -> None:
     small = TokenCodec(SECRET, access_minutes=15, cache_size=3)
-    tokens = [small.issue_access(Principal(i, "user")) for i in range(1, 6)]
+    tokens = [small.issue_access(Principal(i, "user", SESSION)) for i in range(1, 6)]
     for token in tokens:
         small.decode_access(token)
     assert len(small._cache) == 3
