@@ -6,7 +6,8 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from app.config.settings import Settings
+from app.config.database import database
+from app.config.settings import Settings, get_settings
 from app.controllers.user import user_controller
 from app.models import User
 from pgbe.auth.passwords import check_password_policy
@@ -60,3 +61,9 @@ def ensure_first_admin(db: Session, settings: Settings) -> User | None:
     if not existed:
         logger.info("created the first admin %s", user.email)
     return user
+
+
+def create_first_admin() -> None:
+    """Create the first admin on start-up when FIRST_ADMIN_EMAIL / FIRST_ADMIN_PASSWORD are set."""
+    with database.SessionLocal() as db:
+        ensure_first_admin(db, get_settings())

@@ -2,15 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
+
+# The title of each status pgbe answers with: the one table problem bodies take their titles from.
+STATUS_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    408: "Request Timeout",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    428: "Precondition Required",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+def status_title(status: int) -> str:
+    """Return the title of an HTTP status ("Error" for one pgbe does not answer with)."""
+    return STATUS_TITLES.get(status, "Error")
 
 
 class AppError(Exception):
     """Base of every error pgbe turns into an HTTP problem response."""
 
-    status_code = 500
-    title = "Internal Server Error"
-    type_slug = "internal"
+    status_code: ClassVar[int] = 500
+    title: ClassVar[str] = STATUS_TITLES[500]
+    type_slug: ClassVar[str] = "internal"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "title" not in cls.__dict__:  # the status's title unless the class names its own
+            cls.title = status_title(cls.status_code)
 
     def __init__(
         self,
@@ -29,13 +61,11 @@ class AppError(Exception):
 
 class BadRequestError(AppError):
     status_code = 400
-    title = "Bad Request"
     type_slug = "bad-request"
 
 
 class UnauthorizedError(AppError):
     status_code = 401
-    title = "Unauthorized"
     type_slug = "unauthorized"
 
     def __init__(self, detail: str = "Not authenticated", **kwargs: Any) -> None:
@@ -45,61 +75,51 @@ class UnauthorizedError(AppError):
 
 class PermissionDeniedError(AppError):
     status_code = 403
-    title = "Forbidden"
     type_slug = "forbidden"
 
 
 class NotFoundError(AppError):
     status_code = 404
-    title = "Not Found"
     type_slug = "not-found"
 
 
 class ConflictError(AppError):
     status_code = 409
-    title = "Conflict"
     type_slug = "conflict"
 
 
 class PreconditionFailedError(AppError):
     status_code = 412
-    title = "Precondition Failed"
     type_slug = "precondition-failed"
 
 
 class PayloadTooLargeError(AppError):
     status_code = 413
-    title = "Content Too Large"
     type_slug = "payload-too-large"
 
 
 class UnsupportedMediaTypeError(AppError):
     status_code = 415
-    title = "Unsupported Media Type"
     type_slug = "unsupported-media-type"
 
 
 class ValidationError(AppError):
     status_code = 422
-    title = "Unprocessable Content"
     type_slug = "validation"
 
 
 class PreconditionRequiredError(AppError):
     status_code = 428
-    title = "Precondition Required"
     type_slug = "precondition-required"
 
 
 class TooManyRequestsError(AppError):
     status_code = 429
-    title = "Too Many Requests"
     type_slug = "too-many-requests"
 
 
 class ServiceUnavailableError(AppError):
     status_code = 503
-    title = "Service Unavailable"
     type_slug = "unavailable"
 
     def __init__(
@@ -111,5 +131,4 @@ class ServiceUnavailableError(AppError):
 
 class GatewayTimeoutError(ServiceUnavailableError):
     status_code = 504
-    title = "Gateway Timeout"
     type_slug = "timeout"

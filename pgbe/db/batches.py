@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import Connection, Engine, create_engine, text
 
-from pgbe.db.database import with_driver
+from pgbe.db.urls import with_driver
 
 PROGRESS_TABLE = "pgbe_batch_progress"
 _START = -(2**63)  # below every bigint key

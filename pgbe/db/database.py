@@ -9,19 +9,18 @@ import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from functools import cached_property, partial
-from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from pgbe.db import embedded
 from pgbe.db.read_session import RoutingSession
 from pgbe.db.read_state import current_routing, mark_primary_used, parse_lsn
 from pgbe.db.replicas import ReplicaSet
+from pgbe.db.urls import describe, libpq_dsn, resolve_url, with_driver
 from pgbe.errors import ServiceUnavailableError
 from pgbe.observability.sql import CountedConnection
 from pgbe.settings import PgbeSettings
@@ -45,32 +44,6 @@ async def release_without_reset(_: asyncpg.Connection) -> None:
     session state on a pooled connection (no SET outside a transaction, LISTEN, advisory lock or
     open cursor); code that does must undo it before releasing, or open its pool with `reset=None`.
     """
-
-
-def resolve_url(settings: PgbeSettings) -> str:
-    """Return the configured database URL, starting the embedded server when none is set."""
-    if settings.database_url:
-        return settings.database_url
-    return embedded.start(Path(settings.embedded_data_dir), run_as=settings.embedded_user)
-
-
-def with_driver(url: str | URL, driver: str) -> URL:
-    """Return `url` with the SQLAlchemy driver name replaced (`psycopg`, `asyncpg` or "")."""
-    parsed = make_url(url) if isinstance(url, str) else url
-    return parsed.set(drivername=f"postgresql+{driver}" if driver else "postgresql")
-
-
-def libpq_dsn(url: str | URL) -> str:
-    """Return a plain `postgresql://` DSN for libpq-style clients (asyncpg, psql)."""
-    return with_driver(url, "").render_as_string(hide_password=False)
-
-
-def describe(url: str | URL) -> str:
-    """Return the URL without its password, for logs (an empty password is left out)."""
-    plain = with_driver(url, "")
-    if not plain.password:
-        plain = plain._replace(password=None)
-    return plain.render_as_string(hide_password=True)
 
 
 class Database:

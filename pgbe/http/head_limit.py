@@ -18,20 +18,14 @@ import h11
 import orjson
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from pgbe.http.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
+from pgbe.http.problems import PROBLEM_MEDIA_TYPE, problem_body
 
 DEFAULT_MAX_HEAD_BYTES = 65_536
 
 
 def _response_431(limit: int) -> bytes:
-    body = orjson.dumps(
-        {
-            "type": PROBLEM_TYPE_BASE + "header-fields-too-large",
-            "title": "Request Header Fields Too Large",
-            "status": 431,
-            "detail": f"The request line and headers are larger than {limit} bytes",
-        }
-    )
+    detail = f"The request line and headers are larger than {limit} bytes"
+    body = orjson.dumps(problem_body(431, detail, slug="header-fields-too-large"))
     head = (
         b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
         b"content-type: " + PROBLEM_MEDIA_TYPE.encode() + b"\r\n"

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-import orjson
+from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pgbe.http.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
-from pgbe.observability.context import current_request_id
+from pgbe.http.problems import DEFAULT_PROBLEMS, Problems
 
 
 class BodyRejectedError(HTTPException):
@@ -36,8 +35,11 @@ class BodyLimitMiddleware:
     whole body, so a client trickling a byte at a time cannot hold the request open.
     """
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, body_timeout: float) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, body_timeout: float, problems: Problems = DEFAULT_PROBLEMS
+    ) -> None:
         self.app = app
+        self.problems = problems
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
 
@@ -47,7 +49,7 @@ class BodyLimitMiddleware:
             return
         declared, chunked = _framing(scope)
         if declared is not None and declared > self.max_body_bytes:
-            await _reject(send, _too_large(self.max_body_bytes))
+            await _reject(self.problems, scope, receive, send, _too_large(self.max_body_bytes))
             return
         if not declared and not chunked and scope.get("http_version") in _FRAMED_BY_HEADERS:
             await self.app(scope, receive, send)  # no body at all: nothing to count or to wait for
@@ -75,7 +77,7 @@ class _LimitedRequest:
                 raise
         if self.rejection is not None and not self.response_started:
             self.response_started = True
-            await _reject(self.raw_send, self.rejection)
+            await _reject(self.limits.problems, self.scope, self.raw_receive, self.raw_send, self.rejection)
 
     async def receive(self) -> Message:
         if self.rejection is not None:
@@ -123,22 +125,12 @@ def _framing(scope: Scope) -> tuple[int | None, bool]:
     return declared, chunked
 
 
-async def _reject(send: Send, error: BodyRejectedError) -> None:
-    problem = {
-        "type": PROBLEM_TYPE_BASE + ("payload-too-large" if error.status_code == 413 else "timeout"),
-        "title": "Content Too Large" if error.status_code == 413 else "Request Timeout",
-        "status": error.status_code,
-        "detail": error.detail,
-    }
-    request_id = current_request_id()
-    if request_id is not None:
-        problem["request_id"] = request_id
-    body = orjson.dumps(problem)
-    headers = [
-        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-        (b"content-length", str(len(body)).encode()),
-        # The rest of the body is never read, so the connection cannot carry another request.
-        (b"connection", b"close"),
-    ]
-    await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+async def _reject(
+    problems: Problems, scope: Scope, receive: Receive, send: Send, error: BodyRejectedError
+) -> None:
+    slug = "payload-too-large" if error.status_code == 413 else "timeout"
+    # The rest of the body is never read, so the connection cannot carry another request.
+    response = problems.response(
+        get_route_path(scope), error.status_code, error.detail, slug=slug, headers={"connection": "close"}
+    )
+    await response(scope, receive, send)

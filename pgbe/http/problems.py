@@ -1,68 +1,134 @@
-"""Render every error as an RFC 9457 problem document, in one place."""
+"""Render every error as an RFC 9457 problem document (or its prefix's declared shape), in one place."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from pgbe.db.errors import translate
-from pgbe.errors import AppError, ServiceUnavailableError
+from pgbe.errors import AppError, ServiceUnavailableError, status_title
+from pgbe.http.problem_openapi import (
+    ERROR_RESPONSES,
+    PROBLEM_MEDIA_TYPE,
+    PROBLEM_TYPE_BASE,
+    FieldError,
+    Problem,
+    document_problems,
+    problem_docs,
+)
 from pgbe.observability.context import current_request_id
 from pgbe.observability.request_id import HEADER as REQUEST_ID_HEADER
 
-PROBLEM_TYPE_BASE = "https://pgbe.dev/problems/"
-PROBLEM_MEDIA_TYPE = "application/problem+json"
 logger = logging.getLogger("pgbe.errors")
 
 
-class FieldError(BaseModel):
-    """One invalid input field."""
-
-    loc: list[str | int]
-    msg: str
-    type: str
+ShapeRender = Callable[[dict[str, Any]], Any]
 
 
-class Problem(BaseModel):
-    """An RFC 9457 problem document: the body of every error response."""
+@dataclass(frozen=True)
+class ErrorShape:
+    """Another body for the errors under a path prefix: `render(problem)` returns the JSON to send.
 
-    type: str = Field(examples=[f"{PROBLEM_TYPE_BASE}not-found"])
-    title: str = Field(examples=["Not Found"])
-    status: int = Field(examples=[404])
-    detail: str = Field(examples=["Product 7 not found"])
-    field: str | None = None
-    errors: list[FieldError] | None = None
-    request_id: str | None = Field(default=None, description="The request's X-Request-ID, for support")
+    `problem` is the problem document pgbe would have sent (type, title, status, detail, and field,
+    errors, request_id when present); the status code and headers stay. `schema` documents the body in
+    OpenAPI in place of Problem.
+    """
+
+    render: ShapeRender
+    schema: type[BaseModel] | None = None
+    media_type: str = "application/json"
 
 
-_TITLES = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    406: "Not Acceptable",
-    409: "Conflict",
-    412: "Precondition Failed",
-    413: "Content Too Large",
-    415: "Unsupported Media Type",
-    422: "Unprocessable Content",
-    428: "Precondition Required",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
+def problem_body(
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    field: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Return the problem document of an error: the one place its fields are put together."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + (slug or str(status)),
+        "title": title or status_title(status),
+        "status": status,
+        "detail": detail,
+    }
+    if field is not None:
+        body["field"] = field
+    if errors is not None:
+        body["errors"] = errors
+    request_id = current_request_id()
+    if request_id is not None:
+        body["request_id"] = request_id
+    return body
+
+
+class Problems:
+    """Renders error responses: problem+json, or the shape declared for the request path's prefix."""
+
+    def __init__(self, shapes: Mapping[str, ErrorShape | ShapeRender] | None = None) -> None:
+        declared = {
+            prefix.rstrip("/"): shape if isinstance(shape, ErrorShape) else ErrorShape(shape)
+            for prefix, shape in (shapes or {}).items()
+        }
+        # Longest prefix first, so "/api/admin" wins over "/api".
+        self.shapes = sorted(declared.items(), key=lambda item: len(item[0]), reverse=True)
+
+    def shape_for(self, path: str) -> ErrorShape | None:
+        """Return the shape declared for `path` (a prefix matches whole segments), or None."""
+        for prefix, shape in self.shapes:
+            if path == prefix or path.startswith(prefix + "/") or not prefix:
+                return shape
+        return None
+
+    def response(
+        self,
+        path: str,
+        status: int,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **fields: Any,
+    ) -> Response:
+        """Return the error response for a request to `path` (`fields`: slug, title, field, errors)."""
+        body = problem_body(status, detail, **fields)
+        shape = self.shape_for(path) if self.shapes else None
+        if shape is None:
+            return Response(
+                orjson.dumps(body), status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE
+            )
+        content = orjson.dumps(shape.render(body))
+        return Response(content, status_code=status, headers=headers, media_type=shape.media_type)
+
+    def error_response(self, path: str, exc: AppError) -> Response:
+        """Return the response of a framework error."""
+        return self.response(
+            path,
+            exc.status_code,
+            exc.detail,
+            slug=exc.type_slug,
+            title=exc.title,
+            field=exc.field,
+            errors=exc.errors,
+            headers=exc.headers,
+        )
+
+
+DEFAULT_PROBLEMS = Problems()
 
 
 def problem_response(
@@ -76,33 +142,14 @@ def problem_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """Return a problem+json response."""
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + (slug or str(status)),
-        "title": title or _TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-    }
-    if field is not None:
-        body["field"] = field
-    if errors is not None:
-        body["errors"] = errors
-    request_id = current_request_id()
-    if request_id is not None:
-        body["request_id"] = request_id
-    return Response(orjson.dumps(body), status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+    return DEFAULT_PROBLEMS.response(
+        "", status, detail, slug=slug, title=title, field=field, errors=errors, headers=headers
+    )
 
 
 def app_error_response(exc: AppError) -> Response:
-    """Render a framework error."""
-    return problem_response(
-        exc.status_code,
-        exc.detail,
-        slug=exc.type_slug,
-        title=exc.title,
-        field=exc.field,
-        errors=exc.errors,
-        headers=exc.headers,
-    )
+    """Render a framework error as problem+json."""
+    return DEFAULT_PROBLEMS.error_response("", exc)
 
 
 def _clean_errors(errors: Any) -> list[dict[str, Any]]:
@@ -113,85 +160,72 @@ def _clean_errors(errors: Any) -> list[dict[str, Any]]:
     return cleaned
 
 
-async def _app_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, AppError)
-    return app_error_response(exc)
+def _path(request: Request) -> str:
+    return get_route_path(request.scope)
 
 
-async def _validation_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    errors = _clean_errors(exc.errors())
-    first = errors[0] if errors else None
-    detail = f"{'.'.join(map(str, first['loc']))}: {first['msg']}" if first else "Invalid request"
-    return problem_response(422, detail, slug="validation", errors=errors)
+def _handlers(problems: Problems) -> dict[Any, Callable[[Request, Exception], Any]]:
+    """Return the exception handlers that render every error through `problems`."""
 
+    async def app_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AppError)
+        return problems.error_response(_path(request), exc)
 
-async def _http_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    return problem_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = _clean_errors(exc.errors())
+        first = errors[0] if errors else None
+        detail = f"{'.'.join(map(str, first['loc']))}: {first['msg']}" if first else "Invalid request"
+        return problems.response(_path(request), 422, detail, slug="validation", errors=errors)
 
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        headers = getattr(exc, "headers", None)
+        return problems.response(_path(request), exc.status_code, str(exc.detail), headers=headers)
 
-async def _database_error(_: Request, exc: Exception) -> Response:
-    error = translate(exc)
-    if error is None:
-        logger.exception("unexpected database error", exc_info=exc)
-        return problem_response(500, "An unexpected error occurred", slug="internal")
-    return app_error_response(error)
+    async def database_error(request: Request, exc: Exception) -> Response:
+        error = translate(exc)
+        if error is None:
+            logger.exception("unexpected database error", exc_info=exc)
+            return problems.response(_path(request), 500, "An unexpected error occurred", slug="internal")
+        return problems.error_response(_path(request), error)
 
+    async def unexpected_error(request: Request, exc: Exception) -> Response:
+        logger.exception("unhandled error", exc_info=exc)
+        # Sent by the server error middleware, outside the one that echoes the id on every response.
+        request_id = current_request_id()
+        headers = {REQUEST_ID_HEADER: request_id} if request_id is not None else None
+        return problems.response(
+            _path(request), 500, "An unexpected error occurred", slug="internal", headers=headers
+        )
 
-async def _unexpected_error(_: Request, exc: Exception) -> Response:
-    logger.exception("unhandled error", exc_info=exc)
-    # Sent by the server error middleware, outside the one that echoes the id on every response.
-    request_id = current_request_id()
-    headers = {REQUEST_ID_HEADER: request_id} if request_id is not None else None
-    return problem_response(500, "An unexpected error occurred", slug="internal", headers=headers)
-
-
-def install_problem_handlers(app: FastAPI) -> None:
-    """Register the handlers that render every error as problem+json."""
-    app.add_exception_handler(AppError, _app_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(SQLAlchemyError, _database_error)
-    app.add_exception_handler(PoolTimeoutError, _database_error)
-    app.add_exception_handler(OSError, _database_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    handlers: dict[Any, Callable[[Request, Exception], Any]] = {
+        AppError: app_error,
+        RequestValidationError: validation_error,
+        StarletteHTTPException: http_error,
+        SQLAlchemyError: database_error,
+        PoolTimeoutError: database_error,
+        OSError: database_error,
+        Exception: unexpected_error,
+    }
     for cls in _driver_error_classes():
-        app.add_exception_handler(cls, _database_error)
-    _document_problems(app)
+        handlers[cls] = database_error
+    return handlers
 
 
-def _document_problems(app: FastAPI) -> None:
-    """Make `/openapi.json` say what is sent: FastAPI's default 422 is documented as problem+json."""
-    generate = app.openapi
+def install_problem_handlers(
+    app: FastAPI, *, shapes: Mapping[str, ErrorShape | ShapeRender] | None = None
+) -> Problems:
+    """Register the handlers that render every error, as problem+json or in its prefix's shape.
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = generate()
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.update(problem.pop("$defs", {}))
-        components.setdefault("Problem", problem)
-        default_422 = {"$ref": "#/components/schemas/HTTPValidationError"}
-        problem_ref = {"$ref": "#/components/schemas/Problem"}
-        for item in schema.get("paths", {}).values():
-            for operation in item.values():
-                response = operation.get("responses", {}).get("422", {})
-                content = response.get("content", {})
-                if content.get("application/json", {}).get("schema") == default_422:
-                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem_ref}}
-                if "requestBody" in operation:  # a body that is not even text or form data
-                    operation["responses"].setdefault(
-                        "400",
-                        {
-                            "description": "The body could not be parsed",
-                            "content": {PROBLEM_MEDIA_TYPE: {"schema": problem_ref}},
-                        },
-                    )
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+    The renderer is returned and kept as `app.state.problems`, for middleware that answers by itself.
+    """
+    problems = Problems(shapes)
+    for cls, handler in _handlers(problems).items():
+        app.add_exception_handler(cls, handler)
+    app.state.problems = problems
+    document_problems(app, problems.shape_for)
+    return problems
 
 
 def _driver_error_classes() -> list[type[Exception]]:
@@ -201,25 +235,19 @@ def _driver_error_classes() -> list[type[Exception]]:
     return [asyncpg.PostgresError, asyncpg.InterfaceError, psycopg.Error, DBAPIError]
 
 
-def problem_docs(descriptions: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
-    """Return OpenAPI `responses` entries: a problem document for each status, with its description."""
-    return {
-        status: {
-            "model": Problem,
-            "description": description,
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-        for status, description in descriptions.items()
-    }
-
-
-ERROR_RESPONSES = problem_docs({status: _TITLES[status] for status in (404, 409, 413, 422, 503)})
-
 __all__ = [
+    "DEFAULT_PROBLEMS",
     "ERROR_RESPONSES",
+    "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_TYPE_BASE",
+    "ErrorShape",
+    "FieldError",
     "Problem",
+    "Problems",
     "ServiceUnavailableError",
+    "app_error_response",
     "install_problem_handlers",
+    "problem_body",
     "problem_docs",
     "problem_response",
 ]

@@ -1,4 +1,4 @@
-"""Alembic glue: the project's config, its head revisions and the database's current ones."""
+"""Alembic glue: the project's config and head revisions, and `run_env`, the body of migrations/env.py."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from pathlib import Path
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-# Key of the session advisory lock migrations/env.py holds while migrating ("pgbe" in ASCII): two
-# `alembic upgrade` or `pgbe run` started together run one after the other instead of colliding.
-MIGRATION_LOCK_KEY = 0x70676265
+from pgbe.migrations.env import MIGRATION_LOCK_KEY, run_env
 
 
 def alembic_config(
@@ -34,3 +32,6 @@ def alembic_config(
 def head_revisions(root: Path | None = None) -> frozenset[str]:
     """Return the head revision ids of the project's migration scripts."""
     return frozenset(ScriptDirectory.from_config(alembic_config(root)).get_heads())
+
+
+__all__ = ["MIGRATION_LOCK_KEY", "alembic_config", "head_revisions", "run_env"]

@@ -27,7 +27,18 @@ def http_middleware(settings: PgbeSettings, database: Database) -> list[Middlewa
 
     The observability middleware should be the outermost user middleware, so that it sees every
     request and its final status; CORS and compression apply to every route, generated ones included.
+    `create_app` places each one by name (`pgbe.stack.LAYERS`).
     """
+    stack = [
+        observability_middleware(settings, database),
+        cors_middleware(settings),
+        compression_middleware(settings),
+    ]
+    return [middleware for middleware in stack if middleware is not None]
+
+
+def observability_middleware(settings: PgbeSettings, database: Database) -> Middleware:
+    """Return the middleware of request ids, access lines, metrics and traces."""
     from pgbe.observability.metrics import HttpMetrics
     from pgbe.observability.pools import PoolSampler
 
@@ -36,30 +47,35 @@ def http_middleware(settings: PgbeSettings, database: Database) -> list[Middlewa
         from pgbe.observability.tracing import configure_tracing
 
         tracer = configure_tracing(database, service_name=settings.project_name)
-    stack = [
-        Middleware(
-            ObservabilityMiddleware,
-            access_log=settings.access_log,
-            metrics=HttpMetrics() if settings.metrics_enabled else None,
-            tracer=tracer,
-            sampler=PoolSampler(database) if settings.metrics_enabled else None,
-        )
-    ]
-    if settings.cors_origins:
-        stack.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=settings.cors_origins,
-                allow_credentials=settings.cors_allow_credentials,
-                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"],
-                allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"],
-                expose_headers=EXPOSED_HEADERS,
-                max_age=settings.cors_max_age,
-            )
-        )
-    if settings.gzip_min_bytes:
-        stack.append(Middleware(CompressionMiddleware, minimum_size=settings.gzip_min_bytes))
-    return stack
+    return Middleware(
+        ObservabilityMiddleware,
+        access_log=settings.access_log,
+        metrics=HttpMetrics() if settings.metrics_enabled else None,
+        tracer=tracer,
+        sampler=PoolSampler(database) if settings.metrics_enabled else None,
+    )
+
+
+def cors_middleware(settings: PgbeSettings) -> Middleware | None:
+    """Return the CORS middleware of the allowed origins, or None when none is allowed."""
+    if not settings.cors_origins:
+        return None
+    return Middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=settings.cors_allow_credentials,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"],
+        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"],
+        expose_headers=EXPOSED_HEADERS,
+        max_age=settings.cors_max_age,
+    )
+
+
+def compression_middleware(settings: PgbeSettings) -> Middleware | None:
+    """Return the gzip middleware, or None when compression is off."""
+    if not settings.gzip_min_bytes:
+        return None
+    return Middleware(CompressionMiddleware, minimum_size=settings.gzip_min_bytes)
 
 
 def configure_process(settings: PgbeSettings) -> None:
@@ -85,6 +101,11 @@ def install(app: FastAPI, *, settings: PgbeSettings, database: Database) -> None
     configure_process(settings)
     for middleware in reversed(http_middleware(settings, database)):
         app.user_middleware.insert(0, middleware)
+    install_metrics_route(app, settings)
+
+
+def install_metrics_route(app: FastAPI, settings: PgbeSettings) -> None:
+    """Add `GET /metrics` (bearer METRICS_TOKEN) when metrics are on and a token is set."""
     if settings.metrics_enabled and settings.metrics_token is not None:
         from pgbe.observability.metrics import metrics_endpoint
 

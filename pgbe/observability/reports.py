@@ -61,7 +61,7 @@ def configure_sentry(
     """
     try:
         import sentry_sdk
-        from sentry_sdk.integrations.logging import LoggingIntegration
+        from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
     except ImportError as exc:
         raise RuntimeError("SENTRY_DSN needs the sentry extra: pip install 'pgbe[sentry]'") from exc
     sentry_sdk.init(
@@ -78,6 +78,7 @@ def configure_sentry(
         traces_sample_rate=traces_sample_rate,
         **options,
     )
+    ignore_logger("pgbe.access")  # a 5xx's access line would repeat its error as a second event
 
 
 def report(error: BaseException) -> None:

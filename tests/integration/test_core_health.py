@@ -5,10 +5,10 @@ from __future__ import annotations
 import socket
 
 import httpx
-import pytest
 
-import app.main as app_main
 from app.config.settings import get_settings
+from app.models import BaseModel
+from pgbe import create_app
 from pgbe.db.database import Database
 from pgbe.testing.api import ApiClient
 
@@ -45,10 +45,10 @@ async def test_health_ready_schema_behind_code_answers_503(api: ApiClient) -> No
     assert "schema at ['0001']" in response.json()["detail"]
 
 
-async def test_health_ready_database_unreachable_answers_503_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_health_ready_database_unreachable_answers_503_problem() -> None:
     unreachable = Database(get_settings(), url=f"postgresql://postgres@127.0.0.1:{_closed_port()}/nowhere")
-    monkeypatch.setattr(app_main, "database", unreachable)
-    transport = httpx.ASGITransport(app=app_main.app)
+    application = create_app(settings=get_settings(), database=unreachable, models=BaseModel)
+    transport = httpx.ASGITransport(app=application)
 
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.get("/health/ready")

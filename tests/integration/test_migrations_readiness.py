@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from httpx import ASGITransport, AsyncClient
 
-import app.main
 from app.config.settings import get_settings
+from app.models import BaseModel
+from pgbe import create_app
 from pgbe.db.database import Database
 from pgbe.migrations import alembic_config
 
@@ -24,18 +24,16 @@ async def _ready(client: AsyncClient) -> tuple[int, dict[str, object]]:
     return response.status_code, response.json()
 
 
-async def test_health_ready_schema_behind_head_returns_503_until_upgraded(
-    scratch_database: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_health_ready_schema_behind_head_returns_503_until_upgraded(scratch_database: str) -> None:
     assert HEAD is not None
     previous = SCRIPTS.get_revision(HEAD).down_revision
     assert isinstance(previous, str)
     config = alembic_config(ROOT, url=scratch_database)
     command.upgrade(config, previous)
     behind = Database(get_settings(), url=scratch_database)
-    monkeypatch.setattr(app.main, "database", behind)  # the schema check reads the module's database
+    application = create_app(settings=get_settings(), database=behind, models=BaseModel)
     try:
-        async with AsyncClient(transport=ASGITransport(app=app.main.app), base_url="http://test") as client:
+        async with AsyncClient(transport=ASGITransport(app=application), base_url="http://test") as client:
             status, body = await _ready(client)
             assert status == 503
             assert f"schema: schema at ['{previous}'], code expects ['{HEAD}']" in str(body["detail"])
@@ -48,13 +46,11 @@ async def test_health_ready_schema_behind_head_returns_503_until_upgraded(
     assert body["checks"]["schema"] == "ok"
 
 
-async def test_health_ready_empty_database_reports_no_schema(
-    scratch_database: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_health_ready_empty_database_reports_no_schema(scratch_database: str) -> None:
     empty = Database(get_settings(), url=scratch_database)
-    monkeypatch.setattr(app.main, "database", empty)
+    application = create_app(settings=get_settings(), database=empty, models=BaseModel)
     try:
-        async with AsyncClient(transport=ASGITransport(app=app.main.app), base_url="http://test") as client:
+        async with AsyncClient(transport=ASGITransport(app=application), base_url="http://test") as client:
             status, body = await _ready(client)
     finally:
         await empty.close()

@@ -55,7 +55,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         body = await request.json()
         raise RuntimeError(f"card declined for order {body['order']}")
 
-    app.add_middleware(ObservabilityMiddleware, access_log=False)
+    app.add_middleware(ObservabilityMiddleware, access_log=True)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http

@@ -1,0 +1,83 @@
+"""The middleware stack of every pgbe application: one ordered table of named layers, outermost first.
+
+A feature that needs a middleware adds one row here, at the place its position argues for, with
+a builder that reads what it needs from the `AppContext` and returns its `Middleware` (or None
+when its settings turn it off). `create_app` builds the rows in order; the project's own middleware
+come after them (inside), and the resource fast lane is always the innermost.
+
+Why this order, outermost first (docs/architecture.md says the same):
+- observability: sees every request and its final status, refused ones included, so that each has a
+  request id, an access line and metrics.
+- cors: answers preflights before any work, and adds its headers to every response below, errors
+  included (a browser cannot read an error without them).
+- compression: compresses what everything inside produced, generated and error bodies alike.
+- cancel_on_disconnect: sees the client go away before the body limits and the app.
+- body_limit: refuses oversized or slow bodies before the app reads them.
+- read_your_writes: innermost of pgbe's layers, so that it sees each write's outcome (its status)
+  and routes every read of the request, the project's middleware included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from starlette.middleware import Middleware
+
+from pgbe.http.disconnect import CancelOnDisconnectMiddleware
+from pgbe.http.limits import BodyLimitMiddleware
+from pgbe.http.problems import Problems
+from pgbe.http.replicas import ReadYourWritesMiddleware
+from pgbe.observability.install import compression_middleware, cors_middleware, observability_middleware
+
+if TYPE_CHECKING:
+    from pgbe.auth.service import Auth
+    from pgbe.db.database import Database
+    from pgbe.settings import PgbeSettings
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """What `create_app` was given and built, for the layers and installers that wire an application."""
+
+    settings: PgbeSettings
+    database: Database
+    problems: Problems
+    root: Path
+    auth: Auth | None = None
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One named middleware of the stack, and the builder that makes it from the application's context."""
+
+    name: str
+    build: Callable[[AppContext], Middleware | None]
+
+
+LAYERS: tuple[Layer, ...] = (
+    Layer("observability", lambda ctx: observability_middleware(ctx.settings, ctx.database)),
+    Layer("cors", lambda ctx: cors_middleware(ctx.settings)),
+    Layer("compression", lambda ctx: compression_middleware(ctx.settings)),
+    Layer("cancel_on_disconnect", lambda _: Middleware(CancelOnDisconnectMiddleware)),
+    Layer(
+        "body_limit",
+        lambda ctx: Middleware(
+            BodyLimitMiddleware,
+            max_body_bytes=ctx.settings.max_body_bytes,
+            body_timeout=ctx.settings.http_body_timeout,
+            problems=ctx.problems,
+        ),
+    ),
+    Layer("read_your_writes", lambda ctx: Middleware(ReadYourWritesMiddleware, database=ctx.database)),
+)
+
+
+def middleware_stack(ctx: AppContext, layers: tuple[Layer, ...] = LAYERS) -> list[Middleware]:
+    """Return the middleware of `layers` that the settings turn on, outermost first."""
+    return [middleware for layer in layers if (middleware := layer.build(ctx)) is not None]
+
+
+__all__ = ["LAYERS", "AppContext", "Layer", "middleware_stack"]
