@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 WORKERS ?= 1
+# A developer's machine: development unless the shell or .env chooses (ENVIRONMENT unset is production).
+ifeq ($(origin ENVIRONMENT)$(shell grep -s '^ENVIRONMENT=' .env),undefined)
+export ENVIRONMENT := development
+endif
 
 .PHONY: run test lint bench bench-replica migrate check-migrations clean
 

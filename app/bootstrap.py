@@ -10,7 +10,7 @@ from app.config.database import database
 from app.config.settings import Settings, get_settings
 from app.controllers.user import user_controller
 from app.models import User
-from pgbe.auth.passwords import check_password_policy
+from pgbe.auth.passwords import PasswordPolicy, check_password_policy
 
 logger = logging.getLogger("app.bootstrap")
 
@@ -35,7 +35,7 @@ def ensure_user(
     existing = user_controller.get_by_email(db, email)
     if existing is not None:
         return existing
-    check_password_policy(password, email=email)
+    check_password_policy(password, email=email, policy=PasswordPolicy.from_settings(get_settings()))
     local = email.partition("@")[0]
     return user_controller.create(
         db,

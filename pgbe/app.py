@@ -85,8 +85,12 @@ def create_app(
         on_startup: hooks run once the application starts, after the database is logged.
         lifespan: the project's own lifespan, entered inside pgbe's (its pools are still open).
         root: the project folder (alembic.ini, migrations/); found from the settings' module if unset.
-        fastapi_options: passed to `FastAPI(...)` (description, dependencies, docs_url...).
+        fastapi_options: passed to `FastAPI(...)` (description, dependencies, docs_url...); the docs
+            routes are left out unless `settings.docs_enabled`.
     """
+    if not settings.docs_enabled:  # API_DOCS; off outside development and test unless asked for
+        for option in ("docs_url", "redoc_url", "openapi_url"):
+            fastapi_options.setdefault(option, None)
     app = FastAPI(
         title=settings.project_name,
         version=version,
@@ -116,10 +120,13 @@ def create_app(
     for router in routers:
         app.include_router(router)
     registry = (
-        ResourceRegistry(database, settings, resolve_principal=auth.resolve_principal)
+        ResourceRegistry(
+            database, settings, resolve_principal=auth.resolve_principal, rate_limits=auth.rate_limits
+        )
         if auth is not None
         else ResourceRegistry(database, settings)
     )
+    app.state.rate_limits = registry.rate_limits
     register(app, *resources, registry=registry)
     if admin is not None:
         _mount_admin(app, admin, ctx, models=models, resources=resources)

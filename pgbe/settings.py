@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -15,6 +15,7 @@ from pydantic_settings import (
 
 DEFAULT_SECRET_KEY = "insecure-development-secret-change-me"  # noqa: S105 - refused outside development
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 Environment = Literal["development", "test", "production", "staging"]
 ENV_FILE = ".env"
 
@@ -33,7 +34,9 @@ class PgbeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore")
 
-    environment: Environment = "development"
+    # Unset: production. Development (the published default SECRET_KEY, docs on, any Host) is only
+    # ever chosen explicitly: by `.env`, ENVIRONMENT, `make run` or the test plugin (ENVIRONMENT=test).
+    environment: Environment = "production"
     project_name: str = "pgbe"
 
     # Database. Unset: an embedded PostgreSQL (pgbe[embedded]) keeps its data in `embedded_data_dir`.
@@ -82,6 +85,32 @@ class PgbeSettings(BaseSettings):
     login_window_seconds: int = Field(default=900, ge=1, description="Throttling window for failed sign-ins.")
     first_admin_email: str | None = None
     first_admin_password: SecretStr | None = None
+    # Authorization header schemes that carry an access token (`Token <jwt>` for clients that send it);
+    # the first is the one WWW-Authenticate and OpenAPI name.
+    auth_schemes: list[str] = Field(default_factory=lambda: ["Bearer"], min_length=1)
+    # Password policy of new passwords: length and how many kinds of characters (lower case, upper
+    # case, digits, others) a password mixes.
+    password_min_length: int = Field(default=10, ge=1)
+    password_max_length: int = Field(default=128, ge=1, le=1024)
+    password_min_classes: int = Field(default=2, ge=1, le=4)
+    # Each password hash (argon2, 64 MiB) in flight holds its memory: at most this many per worker,
+    # beyond them a sign-in, sign-up or password change is answered 503 with Retry-After at once.
+    password_hash_concurrency: int = Field(default=2, ge=1)
+    # Requests per client ("N/second|minute|hour|day", the `limits` library's notation; unset: off),
+    # counted in Redis when REDIS_URL is set, else in each worker's memory.
+    signin_rate_limit: str | None = "30/minute"
+    signup_rate_limit: str | None = "10/hour"
+    anonymous_list_rate_limit: str | None = None
+    # Production defaults (docs/auth.md "Production defaults"). Unset: on in development and test only.
+    api_docs: bool | None = Field(default=None, description="Serve /docs, /redoc and /openapi.json.")
+    # Host names this service answers to ("*.example.com" for subdomains, ["*"] for any); others get
+    # 400. Unset: any host in development and test, loopback names only elsewhere.
+    allowed_hosts: list[str] | None = None
+    # Addresses of the proxies whose X-Forwarded-For / -Proto `pgbe run` believes (uvicorn's
+    # FORWARDED_ALLOW_IPS: comma-separated addresses or networks, "*" for any); unset: none.
+    forwarded_allow_ips: str = ""
+    # Requests and connections one worker of `pgbe run` holds at once; beyond it 503 at once (0: no bound).
+    server_max_concurrency: int = Field(default=1000, ge=0)
 
     # Operations (pgbe.observability): logs, metrics, traces, error reports, CORS, compression.
     log_format: Literal["auto", "json", "text"] = Field(
@@ -139,11 +168,49 @@ class PgbeSettings(BaseSettings):
             or len(self.secret_key.get_secret_value()) < 32
         ):
             raise ValueError(
-                "SECRET_KEY must be set to a random value of at least 32 characters outside development"
+                f"SECRET_KEY must be set to a random value of at least 32 characters in {self.environment}"
+                " (ENVIRONMENT unset is production; set ENVIRONMENT=development on a developer's machine)"
             )
+        return self
+
+    @field_validator("signin_rate_limit", "signup_rate_limit", "anonymous_list_rate_limit", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _check_security_settings(self) -> PgbeSettings:
+        from limits import parse
+
+        for name in ("signin_rate_limit", "signup_rate_limit", "anonymous_list_rate_limit"):
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    parse(value)
+                except ValueError as exc:
+                    raise ValueError(f"{name.upper()}: {exc} (e.g. '10/minute')") from exc
+        if self.password_min_length > self.password_max_length:
+            raise ValueError("PASSWORD_MIN_LENGTH is larger than PASSWORD_MAX_LENGTH")
         return self
 
     @property
     def is_development(self) -> bool:
         """Tell whether this is a developer's machine."""
         return self.environment == "development"
+
+    @property
+    def trusting(self) -> bool:
+        """Tell whether this environment gets the permissive defaults (development and test)."""
+        return self.environment in ("development", "test")
+
+    @property
+    def docs_enabled(self) -> bool:
+        """Tell whether /docs, /redoc and /openapi.json are served (API_DOCS, else development and test)."""
+        return self.trusting if self.api_docs is None else self.api_docs
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """Return the Host names answered: ALLOWED_HOSTS, else any in development/test, else loopback."""
+        if self.allowed_hosts is not None:
+            return self.allowed_hosts
+        return ["*"] if self.trusting else list(LOOPBACK_HOSTS)

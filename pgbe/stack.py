@@ -8,6 +8,9 @@ come after them (inside), and the resource fast lane is always the innermost.
 Why this order, outermost first (docs/architecture.md says the same):
 - observability: sees every request and its final status, refused ones included, so that each has a
   request id, an access line and metrics.
+- security_headers: nosniff and no-store on every response below it, refusals of the layers inside
+  included; a 401 names the accepted authorization schemes.
+- trusted_hosts: refuses a Host outside ALLOWED_HOSTS (400) before anything can reflect it into a URL.
 - cors: answers preflights before any work, and adds its headers to every response below, errors
   included (a browser cannot read an error without them).
 - compression: compresses what everything inside produced, generated and error bodies alike.
@@ -30,6 +33,7 @@ from pgbe.http.disconnect import CancelOnDisconnectMiddleware
 from pgbe.http.limits import BodyLimitMiddleware
 from pgbe.http.problems import Problems
 from pgbe.http.replicas import ReadYourWritesMiddleware
+from pgbe.http.security import SecurityHeadersMiddleware, TrustedHostMiddleware
 from pgbe.observability.install import compression_middleware, cors_middleware, observability_middleware
 
 if TYPE_CHECKING:
@@ -57,8 +61,20 @@ class Layer:
     build: Callable[[AppContext], Middleware | None]
 
 
+def _trusted_hosts(ctx: AppContext) -> Middleware | None:
+    hosts = ctx.settings.trusted_hosts
+    if "*" in hosts:
+        return None
+    return Middleware(TrustedHostMiddleware, allowed_hosts=hosts, problems=ctx.problems)
+
+
 LAYERS: tuple[Layer, ...] = (
     Layer("observability", lambda ctx: observability_middleware(ctx.settings, ctx.database)),
+    Layer(
+        "security_headers",
+        lambda ctx: Middleware(SecurityHeadersMiddleware, schemes=ctx.settings.auth_schemes),
+    ),
+    Layer("trusted_hosts", _trusted_hosts),
     Layer("cors", lambda ctx: cors_middleware(ctx.settings)),
     Layer("compression", lambda ctx: compression_middleware(ctx.settings)),
     Layer("cancel_on_disconnect", lambda _: Middleware(CancelOnDisconnectMiddleware)),
@@ -71,7 +87,12 @@ LAYERS: tuple[Layer, ...] = (
             problems=ctx.problems,
         ),
     ),
-    Layer("read_your_writes", lambda ctx: Middleware(ReadYourWritesMiddleware, database=ctx.database)),
+    Layer(
+        "read_your_writes",
+        lambda ctx: Middleware(
+            ReadYourWritesMiddleware, database=ctx.database, secure=not ctx.settings.is_development
+        ),
+    ),
 )
 
 

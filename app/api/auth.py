@@ -7,37 +7,33 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
-from starlette.concurrency import run_in_threadpool
 
 from app.config.auth import auth
 from app.schemas.auth import PasswordChange, RefreshRequest, TokenResponse
 from app.schemas.user import EmailChange, UserCreate, UserRead
 from pgbe.auth.dependencies import CurrentPrincipal, CurrentUser
-from pgbe.auth.passwords import hash_password
 from pgbe.auth.service import TokenPair
 from pgbe.auth.users import email_taken
 from pgbe.errors import ConflictError
 from pgbe.http.problems import ERROR_RESPONSES, problem_docs
+from pgbe.http.rate_limits import client_address
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 Responses = dict[int | str, dict[str, Any]]
 _401: Responses = problem_docs({401: "Not authenticated"})
-_429: Responses = problem_docs({429: "Too many failed sign-ins (see Retry-After)"})
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+_429: Responses = problem_docs({429: "Too many sign-ins or failed sign-ins (see Retry-After)"})
+_503: Responses = problem_docs({503: "Too many password checks in progress (see Retry-After)"})
 
 
 def _tokens(pair: TokenPair) -> TokenResponse:
     return TokenResponse.model_validate(asdict(pair))
 
 
-@router.post("/token", responses=_401 | _429)
+@router.post("/token", responses=_401 | _429 | _503)
 async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenResponse:
     """Sign in with email (as `username`) and password; returns access and refresh tokens."""
-    return _tokens(await auth.login(form.username, form.password, client=_client(request)))
+    return _tokens(await auth.login(form.username, form.password, client=client_address(request)))
 
 
 @router.post("/refresh", responses=_401)
@@ -59,11 +55,11 @@ async def me(user: CurrentUser) -> UserRead:
     return UserRead.model_validate(user.fields)
 
 
-@router.post("/password", status_code=204, responses=_401 | _429)
+@router.post("/password", status_code=204, responses=_401 | _429 | _503)
 async def change_password(request: Request, body: PasswordChange, principal: CurrentPrincipal) -> Response:
     """Change the caller's password; every sign-in of the caller ends (sign in again)."""
     await auth.change_password(
-        principal.user_id, body.current_password, body.new_password, client=_client(request)
+        principal.user_id, body.current_password, body.new_password, client=client_address(request)
     )
     return Response(status_code=204)
 
@@ -72,18 +68,23 @@ async def change_password(request: Request, body: PasswordChange, principal: Cur
 async def change_email(request: Request, body: EmailChange, principal: CurrentPrincipal) -> UserRead:
     """Change the caller's email; asks for the current password (a 409 when another account has it)."""
     row = await auth.change_email(
-        principal.user_id, body.current_password, body.email, client=_client(request)
+        principal.user_id, body.current_password, body.email, client=client_address(request)
     )
     return UserRead.model_validate(dict(row))
 
 
-@router.post("/register", status_code=201, responses={409: ERROR_RESPONSES[409]})
-async def register(body: UserCreate) -> UserRead:
+_409: Responses = {409: ERROR_RESPONSES[409]}
+_SIGNUP: Responses = problem_docs({429: "Too many sign-ups from this client (see Retry-After)"}) | _503
+
+
+@router.post("/register", status_code=201, responses=_409 | _SIGNUP)
+async def register(request: Request, body: UserCreate) -> UserRead:
     """Create an account with the `user` role (the password policy is checked by UserCreate)."""
+    await auth.rate_limits.hit("signup", client_address(request))  # SIGNUP_RATE_LIMIT per client
     async with auth.database.acquire() as conn:  # before hashing: a taken email costs no hash
         if await email_taken(conn, body.email):
             raise ConflictError("A user with this email already exists", field="email")
-    hashed = await run_in_threadpool(hash_password, body.password)
+    hashed = await auth.hash_new_password(body.password)
     async with auth.database.acquire() as conn:  # the unique index decides between concurrent sign-ups
         row = await conn.fetchrow(
             "INSERT INTO users (email, first_name, last_name, full_name, hashed_password, role)"

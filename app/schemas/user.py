@@ -7,11 +7,13 @@ from typing import Annotated, Literal
 
 from pydantic import EmailStr, Field, model_validator
 
-from pgbe.auth.passwords import password_problems
+from app.config.settings import get_settings
+from pgbe.auth.passwords import PasswordPolicy
 from pgbe.schemas import Chars, CreateSchema, ReadSchema, UpdateSchema
 
 Role = Literal["admin", "staff", "user"]
-Password = Annotated[str, Chars(128, min=10)]
+PASSWORD_POLICY = PasswordPolicy.from_settings(get_settings())  # PASSWORD_MIN_LENGTH, ...
+Password = Annotated[str, PASSWORD_POLICY.field()]
 
 
 class UserCreate(CreateSchema):
@@ -24,7 +26,7 @@ class UserCreate(CreateSchema):
 
     @model_validator(mode="after")
     def _password_policy(self) -> UserCreate:
-        problems = password_problems(self.password, email=self.email)
+        problems = PASSWORD_POLICY.problems(self.password, email=self.email)
         if problems:
             raise ValueError(f"password {problems[0]}")
         return self

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from pgbe.auth.openapi import document_schemes
 from pgbe.auth.principal import Principal
 from pgbe.auth.service import Auth
 from pgbe.auth.users import AuthUser
@@ -19,8 +20,9 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 
 
 def install_auth(app: FastAPI, auth: Auth) -> None:
-    """Make `auth` the authentication of `app`'s routes."""
+    """Make `auth` the authentication of `app`'s routes, its schemes (AUTH_SCHEMES) in OpenAPI."""
     app.state.auth = auth
+    document_schemes(app, auth.settings.auth_schemes)
 
 
 def get_auth(request: Request) -> Auth:

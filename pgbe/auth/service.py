@@ -10,7 +10,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from pgbe.auth.guard import GUARD_SQL, USER_SQL, guard_args, session_ended
-from pgbe.auth.passwords import check_password_policy, hash_password, verify_dummy, verify_password
+from pgbe.auth.passwords import (
+    HashSlots,
+    PasswordPolicy,
+    check_password_policy,
+    hash_password,
+    verify_dummy,
+    verify_password,
+)
 from pgbe.auth.principal import Principal
 from pgbe.auth.refresh import RefreshTokens
 from pgbe.auth.throttle import Limit, LoginThrottle, make_throttle
@@ -18,6 +25,7 @@ from pgbe.auth.tokens import TokenCodec
 from pgbe.auth.users import email_identity, get_user, get_user_by_email, set_password_hash
 from pgbe.db.database import Database
 from pgbe.errors import TooManyRequestsError, UnauthorizedError
+from pgbe.http.rate_limits import RateLimits
 from pgbe.observability.context import note_user
 from pgbe.settings import PgbeSettings
 
@@ -50,6 +58,11 @@ class Auth:
         self.throttle = throttle or make_throttle(
             database, redis_url=settings.redis_url, window_seconds=settings.login_window_seconds
         )
+        self.schemes = frozenset(scheme.lower() for scheme in settings.auth_schemes)
+        self.challenge = ", ".join(settings.auth_schemes)
+        self.password_policy = PasswordPolicy.from_settings(settings)
+        self.hash_slots = HashSlots(settings.password_hash_concurrency)
+        self.rate_limits = RateLimits.from_settings(settings)
 
     def resolve_principal(self, request: Request) -> Principal | None:
         """Return the principal the request's token claims (None when anonymous); a bad token is a 401.
@@ -61,8 +74,11 @@ class Auth:
         if not header:
             return None
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise UnauthorizedError("Expected a Bearer token")
+        if scheme.lower() not in self.schemes or not token.strip():
+            raise UnauthorizedError(
+                f"Expected an access token as: {' or '.join(self.settings.auth_schemes)} <token>",
+                headers={"WWW-Authenticate": self.challenge},
+            )
         principal = self.codec.decode_access(token.strip())
         note_user(principal.user_id)  # the request's log line names its caller
         return principal
@@ -137,15 +153,17 @@ class Auth:
         outdated hash is replaced.
         """
         password = password[:MAX_PASSWORD_INPUT]  # bounds the hashing work; no stored password is as long
+        await self.rate_limits.hit("signin", client)
         limits = self._limits(email, client)
-        await self._reserve(limits)
-        async with self.database.acquire() as conn:
-            user = await get_user_by_email(conn, email)
-        if user is None:
-            await run_in_threadpool(verify_dummy, password)
-            valid, new_hash = False, None
-        else:
-            valid, new_hash = await run_in_threadpool(verify_password, password, user["hashed_password"])
+        async with self.hash_slots.slot():  # before the reservation: a 503 costs no attempt
+            await self._reserve(limits)
+            async with self.database.acquire() as conn:
+                user = await get_user_by_email(conn, email)
+            if user is None:
+                await run_in_threadpool(verify_dummy, password)
+                valid, new_hash = False, None
+            else:
+                valid, new_hash = await run_in_threadpool(verify_password, password, user["hashed_password"])
         if not valid or user is None or not user["is_active"]:
             raise UnauthorizedError(BAD_CREDENTIALS)  # the reserved attempt stays counted
         await self.throttle.release(limits)
@@ -182,16 +200,17 @@ class Auth:
             user = await get_user(conn, user_id)
         if user is None or not user["is_active"]:
             raise UnauthorizedError("User not found or inactive")
-        check_password_policy(new, email=user["email"])
+        check_password_policy(new, email=user["email"], policy=self.password_policy)
         limits = self._limits(user["email"], client)
-        await self._reserve(limits)
-        valid, _ = await run_in_threadpool(
-            verify_password, current[:MAX_PASSWORD_INPUT], user["hashed_password"]
-        )
-        if not valid:
-            raise UnauthorizedError("Current password is incorrect")
-        await self.throttle.release(limits)
-        hashed = await run_in_threadpool(hash_password, new)
+        async with self.hash_slots.slot():
+            await self._reserve(limits)
+            valid, _ = await run_in_threadpool(
+                verify_password, current[:MAX_PASSWORD_INPUT], user["hashed_password"]
+            )
+            if not valid:
+                raise UnauthorizedError("Current password is incorrect")
+            await self.throttle.release(limits)
+            hashed = await run_in_threadpool(hash_password, new)
         async with self.database.acquire() as conn:
             await set_password_hash(conn, user_id, hashed)
 
@@ -206,10 +225,11 @@ class Auth:
         if user is None or not user["is_active"]:
             raise UnauthorizedError("User not found or inactive")
         limits = self._limits(user["email"], client)
-        await self._reserve(limits)
-        valid, _ = await run_in_threadpool(
-            verify_password, current[:MAX_PASSWORD_INPUT], user["hashed_password"]
-        )
+        async with self.hash_slots.slot():
+            await self._reserve(limits)
+            valid, _ = await run_in_threadpool(
+                verify_password, current[:MAX_PASSWORD_INPUT], user["hashed_password"]
+            )
         if not valid:
             raise UnauthorizedError("Current password is incorrect")
         await self.throttle.release(limits)
@@ -221,6 +241,11 @@ class Auth:
                 email,
             )
         return row
+
+    async def hash_new_password(self, password: str) -> str:
+        """Hash a new password (sign-up, admin forms) within this worker's bound on hashes in flight."""
+        async with self.hash_slots.slot():
+            return await run_in_threadpool(hash_password, password)
 
     def _pair(self, principal: Principal, refresh: str) -> TokenPair:
         return TokenPair(

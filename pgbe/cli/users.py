@@ -10,7 +10,7 @@ from pydantic import EmailStr, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import text
 
-from pgbe.auth.passwords import password_problems
+from pgbe.auth.passwords import PasswordPolicy
 from pgbe.cli.output import fail
 from pgbe.project import Project
 
@@ -47,7 +47,7 @@ def createsuperuser(
         if no_input:
             fail("--password or PGBE_SUPERUSER_PASSWORD is required with --no-input")
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    problems = password_problems(password, email=email)
+    problems = PasswordPolicy.from_settings(project.settings()).problems(password, email=email)
     if problems:
         fail(f"password {'; '.join(problems)}")
     ensure_user: EnsureUser = project.load("ensure_user", ENSURE_USER_OPTION)

@@ -2,7 +2,8 @@
 
 After a successful write request (POST, PUT, PATCH, DELETE answered below 400) the response carries
 the primary's WAL position in the `X-Min-LSN` header and a short-lived cookie. A later request that
-sends either back is read from a replica only once that replica has replayed the position.
+sends either back is read from a replica only once that replica has replayed the position. The cookie
+is `Secure` outside development (browsers then send it over HTTPS only).
 """
 
 from __future__ import annotations
@@ -50,9 +51,10 @@ class ReadYourWritesMiddleware:
     Does nothing when no replica is configured: every read is then served by the primary anyway.
     """
 
-    def __init__(self, app: ASGIApp, *, database: Database) -> None:
+    def __init__(self, app: ASGIApp, *, database: Database, secure: bool = True) -> None:
         self.app = app
         self.database = database
+        self.cookie_attributes = "Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
         self.cookie_max_age = math.ceil(database.settings.db_replica_max_lag_seconds) + 1
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -87,7 +89,7 @@ class ReadYourWritesMiddleware:
         headers.append(LSN_HEADER, lsn)
         headers.append(
             "set-cookie",
-            f"{LSN_COOKIE}={lsn}; Max-Age={self.cookie_max_age}; Path=/; HttpOnly; SameSite=Lax",
+            f"{LSN_COOKIE}={lsn}; Max-Age={self.cookie_max_age}; {self.cookie_attributes}",
         )
 
 

@@ -21,6 +21,7 @@ from pgbe.errors import (
     PreconditionFailedError,
     ValidationError,
 )
+from pgbe.http.rate_limits import client_address
 from pgbe.query.params import parse_list_params
 from pgbe.resources.declarations import Action, View
 from pgbe.resources.read_sql import select_one, select_page
@@ -121,7 +122,9 @@ def _etag(version: Any) -> dict[str, str] | None:
 
 async def _page(rt: ResourceRuntime, request: Request, permission: Any, view: View | None) -> Response:
     res, registry = rt.resource, rt.registry
-    _, values, access = await _caller(rt, request, permission)
+    principal, values, access = await _caller(rt, request, permission)
+    if principal is None:  # before the statement: a refused list costs no query
+        await registry.rate_limits.hit("anonymous_list", client_address(request))
     params = parse_list_params(
         res.spec,
         request.query_params.multi_items(),

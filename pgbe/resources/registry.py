@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 
 from pgbe.auth.principal import Principal
+from pgbe.http.rate_limits import RateLimits
 
 if TYPE_CHECKING:
     from pgbe.db.database import Database
@@ -47,12 +48,15 @@ class ResourceRegistry:
         *,
         resolve_principal: PrincipalResolver = anonymous,
         read_position: ReadPosition = no_read_position,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self.database = database
         self.default_limit = settings.page_default_limit
         self.max_limit = settings.page_max_limit
         self.resolve_principal = resolve_principal
         self.read_position = read_position
+        # ANONYMOUS_LIST_RATE_LIMIT: lists asked for without a token are counted per client.
+        self.rate_limits = rate_limits or RateLimits.from_settings(settings)
         self.runtimes: list[ResourceRuntime] = []
         self.routes: list[ResourceRoute] = []
 

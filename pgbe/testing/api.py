@@ -62,6 +62,9 @@ async def rolled_back_client(app: Any, database: Database) -> AsyncIterator[ApiC
     database.acquire_read = acquire  # type: ignore[method-assign]
     database.run_read = run_read  # type: ignore[method-assign]
     database.run_write = run_read  # type: ignore[method-assign]
+    rate_limits = getattr(getattr(app, "state", None), "rate_limits", None)
+    if rate_limits is not None:  # each test starts with fresh per-client counters, as with its rows
+        await rate_limits.reset()
     client = ApiClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
     client.conn = conn
     client.queries = counter

@@ -1,0 +1,105 @@
+"""Security layers of every response: allowed Host names, nosniff, no-store, the 401 challenge."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starlette._utils import get_route_path
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pgbe.http import SAFE_METHODS
+from pgbe.http.problems import DEFAULT_PROBLEMS, Problems
+
+# Probes of orchestrators address a pod by its IP; health answers build no URL from the Host.
+HOST_EXEMPT_PREFIX = "/health/"
+DEFAULT_CHALLENGE = "Bearer"  # what pgbe.errors.UnauthorizedError sends unless told otherwise
+
+
+def host_name(header: str) -> str:
+    """Return the host of a Host header without its port, lower case ("[::1]:80" gives "::1")."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else ""
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def host_allowed(host: str, patterns: Sequence[str]) -> bool:
+    """Tell whether `host` is one of `patterns` ("*.example.com" matches its subdomains, "*" any)."""
+    for pattern in patterns:
+        pattern = pattern.lower()
+        if pattern == "*" or host == pattern:
+            return True
+        if pattern.startswith("*.") and host.endswith(pattern[1:]):
+            return True
+    return False
+
+
+class TrustedHostMiddleware:
+    """Answer 400 to a request whose Host is not allowed, before anything can reflect it into a URL.
+
+    Like Starlette's middleware of the same name, with three differences that pgbe needs: the answer
+    is a problem document, IPv6 literals are understood, and health probes are exempt.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, allowed_hosts: Sequence[str], problems: Problems = DEFAULT_PROBLEMS
+    ) -> None:
+        self.app = app
+        self.allowed_hosts = list(allowed_hosts)
+        self.problems = problems
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or get_route_path(scope).startswith(HOST_EXEMPT_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        header = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+        if host_allowed(host_name(header), self.allowed_hosts):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        response = self.problems.response(
+            get_route_path(scope),
+            400,
+            "The Host header names no host this service answers to (ALLOWED_HOSTS)",
+            slug="host-not-allowed",
+        )
+        await response(scope, receive, send)
+
+
+class SecurityHeadersMiddleware:
+    """Add `X-Content-Type-Options: nosniff` everywhere and `Cache-Control: no-store` where it is due.
+
+    No-store goes on every answer to a request that carries credentials (Authorization or a cookie)
+    and on every answer to a write (token responses included), unless the route chose its own
+    Cache-Control. A 401 with pgbe's default challenge names the accepted schemes instead.
+    """
+
+    def __init__(self, app: ASGIApp, *, schemes: Sequence[str] = (DEFAULT_CHALLENGE,)) -> None:
+        self.app = app
+        self.challenge = ", ".join(schemes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        private = scope["method"] not in SAFE_METHODS or any(
+            name in (b"authorization", b"cookie") for name, _ in scope["headers"]
+        )
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("x-content-type-options", "nosniff")
+                if private and "cache-control" not in headers:
+                    headers["cache-control"] = "no-store"
+                if message["status"] == 401 and headers.get("www-authenticate") == DEFAULT_CHALLENGE:
+                    headers["www-authenticate"] = self.challenge
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+__all__ = ["SecurityHeadersMiddleware", "TrustedHostMiddleware", "host_allowed", "host_name"]
