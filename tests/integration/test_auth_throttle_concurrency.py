@@ -16,6 +16,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from pgbe.auth.passwords import HashSlots
 from pgbe.auth.throttle import RedisThrottle
 from pgbe.project import Project
 from tests.auth_fixtures import PASSWORD, known_hash
@@ -38,6 +39,14 @@ def victim(database_url: str) -> Iterator[str]:
         conn.execute(
             "DELETE FROM login_throttles WHERE key = %s OR key LIKE 'client:10.9.%%'", (f"account:{email}",)
         )
+
+
+@pytest.fixture(autouse=True)
+def every_guess_may_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lift the bound on hashes in flight, so that only the throttle decides which guesses are checked."""
+    from app.config.auth import auth
+
+    monkeypatch.setattr(auth, "hash_slots", HashSlots(GUESSES + 1))
 
 
 @pytest.fixture
