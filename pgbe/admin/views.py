@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqladmin import ModelView
 from sqladmin.helpers import get_primary_keys, object_identifier_values
 from sqlalchemy import BigInteger, Integer, Select, SmallInteger, String, Text
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.orm import Mapper, RelationshipDirection
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from wtforms import Form, PasswordField, ValidationError, validators
 
+from pgbe import errors
 from pgbe.auth.passwords import hash_password, password_problems
+from pgbe.db.errors import translate
 from pgbe.naming import label
 from pgbe.writes import writes_for
 
@@ -53,8 +57,25 @@ class RulesView(ModelView):
     """A view that writes rows by the model's write rules (`pgbe.writes`), as the API does.
 
     Ids and searches that PostgreSQL could not take (`abc` or 2**40 for an integer key, NUL in a
-    search) are answered 404 and 400 before any statement, instead of a database error's 500.
+    search) are answered 404 and 400 before any statement, instead of a database error's 500. A write
+    the database refuses shows the framework's message (`pgbe.db.errors.translate`), never the
+    driver's, which holds the SQL and its parameters (a password hash among them).
     """
+
+    async def insert_model(self, request: Request, data: dict[str, Any]) -> Any:
+        """Insert the row; a refusal of the database becomes its framework error."""
+        with database_refusals():
+            return await super().insert_model(request, data)
+
+    async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
+        """Update the row; a refusal of the database becomes its framework error."""
+        with database_refusals():
+            return await super().update_model(request, pk, data)
+
+    async def delete_model(self, request: Request, pk: Any) -> None:
+        """Delete the row; a refusal of the database (still referenced...) becomes its framework error."""
+        with database_refusals():
+            await super().delete_model(request, pk)
 
     def form_details_query(self, request: Request) -> Select[Any]:
         """The details page's statement, for an id that can name a row (else 404)."""
@@ -87,6 +108,18 @@ class RulesView(ModelView):
             changed = await run_in_threadpool(writes.prepare, dict(data), None, create=is_created)
             data.clear()
             data.update(changed)
+
+
+@contextmanager
+def database_refusals() -> Iterator[None]:
+    """Raise a database error as the framework's error, whose message names no SQL and no value."""
+    try:
+        yield
+    except DBAPIError as exc:
+        error = translate(exc)
+        if error is None and isinstance(exc, DataError):  # refused by the driver (NUL in text...)
+            error = errors.ValidationError("A value is malformed for its column")
+        raise error or errors.AppError("The database refused the change") from exc
 
 
 def check_identifier(model: type, identifier: str) -> None:

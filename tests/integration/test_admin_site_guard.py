@@ -217,3 +217,52 @@ async def test_admin_cookie_is_secure_outside_development(project: Project, admi
     assert "httponly" in cookie
     assert "samesite=lax" in cookie
     assert "path=/admin" in cookie
+
+
+LEAKS = ("[SQL", "INSERT INTO", "DELETE FROM", "UPDATE ", "psycopg", "$argon2", "sqlalche.me")
+
+
+async def test_admin_duplicate_email_shows_a_message_without_sql_or_the_hash(
+    admin: httpx.AsyncClient, database_url: str
+) -> None:
+    assert (await admin.post("/admin/users/create", data=NEW_USER)).status_code == 302
+    response = await admin.post("/admin/users/create", data={**NEW_USER, "email": EMAILS[1].upper()})
+    assert response.status_code == 400
+    assert "already exists" in response.text
+    assert [leak for leak in LEAKS if leak in response.text] == []
+    assert len(_users(database_url, EMAILS[1])) == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [({"price": "99999999999"}, "out of range"), ({"name": "Lamp\x00"}, "malformed")],
+    ids=["integer out of range", "NUL in text"],
+)
+async def test_admin_value_the_database_refuses_shows_no_sql(
+    admin: httpx.AsyncClient, database_url: str, fields: dict[str, str], message: str
+) -> None:
+    response = await admin.post("/admin/products/create", data={"name": "Lamp", "price": "1", **fields})
+    assert response.status_code == 400
+    assert message in response.text
+    assert [leak for leak in LEAKS if leak in response.text] == []
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM products WHERE name LIKE 'Lamp%%'").fetchone() == (0,)
+
+
+async def test_admin_delete_of_a_referenced_row_shows_no_sql(
+    admin: httpx.AsyncClient, database_url: str
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("INSERT INTO categories (name) VALUES ('Referenced') RETURNING id").fetchone()
+        assert row is not None
+        conn.execute("INSERT INTO products (name, price, category_id) VALUES ('Held', 1, %s)", (row[0],))
+    try:
+        response = await admin.request("DELETE", f"/admin/categories/delete?pks={row[0]}")
+        assert "still+referenced" in response.text
+        assert [leak for leak in ("SQL", "DELETE+FROM", "psycopg") if leak in response.text] == []
+        with psycopg.connect(database_url) as conn:
+            assert conn.execute("SELECT count(*) FROM categories WHERE id = %s", (row[0],)).fetchone() == (1,)
+    finally:
+        with psycopg.connect(database_url) as conn:
+            conn.execute("DELETE FROM products WHERE category_id = %s", (row[0],))
+            conn.execute("DELETE FROM categories WHERE id = %s", (row[0],))
