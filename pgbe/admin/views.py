@@ -19,7 +19,7 @@ from wtforms import Form, PasswordField, ValidationError, validators
 
 from pgbe import errors
 from pgbe.auth.passwords import hash_password, password_problems
-from pgbe.db.errors import translate
+from pgbe.db.errors import translated
 from pgbe.naming import label
 from pgbe.writes import writes_for
 
@@ -58,7 +58,7 @@ class RulesView(ModelView):
 
     Ids and searches that PostgreSQL could not take (`abc` or 2**40 for an integer key, NUL in a
     search) are answered 404 and 400 before any statement, instead of a database error's 500. A write
-    the database refuses shows the framework's message (`pgbe.db.errors.translate`), never the
+    the database refuses shows the framework's message (`pgbe.db.errors.translated`), never the
     driver's, which holds the SQL and its parameters (a password hash among them).
     """
 
@@ -114,12 +114,12 @@ class RulesView(ModelView):
 def database_refusals() -> Iterator[None]:
     """Raise a database error as the framework's error, whose message names no SQL and no value."""
     try:
-        yield
-    except DBAPIError as exc:
-        error = translate(exc)
-        if error is None and isinstance(exc, DataError):  # refused by the driver (NUL in text...)
-            error = errors.ValidationError("A value is malformed for its column")
-        raise error or errors.AppError("The database refused the change") from exc
+        with translated():  # the framework's one translation
+            yield
+    except DBAPIError as exc:  # of no kind it knows: the driver's text would show the statement
+        if isinstance(exc, DataError):  # refused by the driver itself (NUL in text...)
+            raise errors.ValidationError("A value is malformed for its column") from exc
+        raise errors.AppError("The database refused the change") from exc
 
 
 def check_identifier(model: type, identifier: str) -> None:
