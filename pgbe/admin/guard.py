@@ -10,6 +10,8 @@ One ASGI middleware wrapped around the admin application only (sqladmin's `Admin
   The check runs before the session is read, so a refused request reads and writes nothing.
 - **Framing**: `X-Frame-Options: DENY` and `Content-Security-Policy: frame-ancestors 'none'` on every
   answer, so no other page can overlay the admin site (clickjacking).
+- **Caches**: `Cache-Control: no-store` on every page but the static files (`/statics/`), so no
+  shared or browser cache keeps a page of users or orders after the session ends.
 - **Redirects**: sqladmin builds absolute URLs from the request's `Host`; the `Location` of its
   redirects is rewritten to the path alone, so a forged `Host` never reaches a redirect.
 """
@@ -32,6 +34,7 @@ FRAME_HEADERS = {
     "x-frame-options": "DENY",
     "content-security-policy": "frame-ancestors 'none'",
 }
+STATIC_PREFIX = "/statics/"  # sqladmin's CSS and scripts: cacheable, they hold no data
 REFUSAL = (
     "Refused: this request did not come from a page of the admin site (cross-site request forgery "
     "protection). Browsers send Origin or Sec-Fetch-Site by themselves; a script must send "
@@ -53,6 +56,7 @@ class AdminGuardMiddleware:
             return
         headers = Headers(scope=scope)
         host = headers.get("host", "")
+        private = not _site_path(scope).startswith(STATIC_PREFIX)
 
         async def send_safely(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -60,6 +64,8 @@ class AdminGuardMiddleware:
                 for name, value in FRAME_HEADERS.items():
                     if name not in answer:
                         answer[name] = value
+                if private:
+                    answer["cache-control"] = "no-store"
                 if "location" in answer:
                     answer["location"] = host_free(answer["location"], host)
             await send(message)
@@ -82,6 +88,13 @@ class AdminGuardMiddleware:
         if origin is None or origin == "null":
             return False
         return _netloc(origin) == _normal_host(headers.get("host", ""), urlsplit(origin).scheme)
+
+
+def _site_path(scope: Scope) -> str:
+    """The request's path inside the admin site (without the `/admin` it is mounted at)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def host_free(location: str, host: str) -> str:

@@ -140,6 +140,17 @@ async def test_admin_pages_cannot_be_framed(admin: httpx.AsyncClient, path: str)
     response = await admin.get(path)
     assert response.headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_admin_static_files_stay_cacheable(admin: httpx.AsyncClient) -> None:
+    page = await admin.get("/admin/users/list")
+    stylesheet = next(
+        part.split('"')[0] for part in page.text.split('href="')[1:] if part.split('"')[0].endswith(".css")
+    )
+    response = await admin.get(stylesheet)
+    assert response.status_code == 200
+    assert "no-store" not in response.headers.get("cache-control", "")
 
 
 async def test_admin_redirects_never_carry_a_forged_host(project: Project, admin_account: None) -> None:
