@@ -1,16 +1,17 @@
 """An HTTP client for the application whose database work, of every kind, is one rolled-back transaction.
 
 A test's requests reach the database four ways: the generated endpoints and pgbe's own services
-(asyncpg, `Database.acquire` / `acquire_read` / `run_read` / `run_write`), hand-written sync routes
-(`get_db`, `get_read_db`: `Database.session` / `read_session`), async ORM routes (`get_async_db`:
-`Database.async_session`), and controllers called by any of them. For the length of a test they all
-run on ONE asyncpg connection inside one transaction, rolled back when the test ends: a row written
-by a generated endpoint is seen by a `get_db` route of the same test, and nothing leaks to the next.
+(asyncpg: `run_read`, `run_write`, `acquire`, all lent a connection by `Database.borrow`),
+hand-written sync routes (`get_db`, `get_read_db`: `Database.session` / `read_session`), async ORM
+routes (`get_async_db`: `Database.async_session`), and controllers called by any of them. For the
+length of a test they all run on ONE asyncpg connection inside one transaction, rolled back when the
+test ends: a row written by a generated endpoint is seen by a `get_db` route of the same test, and
+nothing leaks to the next.
 
 Every borrow of the connection is a savepoint, and every commit of a session releases its own, so a
 request that fails is undone alone and a session that commits keeps its rows for the rest of the
 test, as in production. Sessions use SQLAlchemy's asyncpg dialect on that connection; sync sessions
-run in FastAPI's worker threads, whose driver calls `_bridged` sends to the test's event loop.
+run in FastAPI's worker threads, whose driver calls `bridged` sends to the test's event loop.
 """
 
 from __future__ import annotations
@@ -46,15 +47,7 @@ _AWAITING_MODULES = (
     "sqlalchemy.engine.interfaces",
     "sqlalchemy.util.concurrency",  # its asyncio lock (the engine's first connect)
 )
-_DATABASE_ENTRY_POINTS = (
-    "acquire",
-    "acquire_read",
-    "run_read",
-    "run_write",
-    "session",
-    "read_session",
-    "async_session",
-)
+_DATABASE_ENTRY_POINTS = ("borrow", "session", "read_session", "async_session")
 
 
 class SharedConnectionDialect(PGDialect_asyncpg):
@@ -109,9 +102,13 @@ class SharedTransaction:
         self._lock = threading.Lock()
 
     @asynccontextmanager
-    async def acquire(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        """Lend the connection inside a savepoint (released on success, rolled back on error)."""
-        del args, kwargs
+    async def borrow(self, *, read: bool = False, min_lsn: str | None = None) -> AsyncIterator[Any]:
+        """Lend the connection inside a savepoint (released on success, rolled back on error).
+
+        Only `Database.borrow` is replaced on the asyncpg side, so `run_read`, `run_write` and
+        `acquire` run as in production (retries, read routing marks).
+        """
+        del read, min_lsn
         savepoint = self.conn.transaction()
         await savepoint.start()
         try:
@@ -120,11 +117,6 @@ class SharedTransaction:
             await savepoint.rollback()
             raise
         await savepoint.commit()
-
-    async def run_read(self, work: Callable[[Any], Awaitable[T]], **kwargs: Any) -> T:
-        """Run `work` on the lent connection (as `Database.run_read` / `run_write`)."""
-        async with self.acquire(**kwargs) as borrowed:
-            return await work(borrowed)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -212,10 +204,7 @@ class SharedTransaction:
         database = self.database
         saved = {name: database.__dict__.get(name) for name in _DATABASE_ENTRY_POINTS}
         replacements: dict[str, Any] = {
-            "acquire": self.acquire,
-            "acquire_read": self.acquire,
-            "run_read": self.run_read,
-            "run_write": self.run_read,
+            "borrow": self.borrow,
             "session": self.session,
             "read_session": self.session,
             "async_session": self.async_session,
