@@ -72,9 +72,10 @@ class TrustedHostMiddleware:
 class SecurityHeadersMiddleware:
     """Add `X-Content-Type-Options: nosniff` everywhere and `Cache-Control: no-store` where it is due.
 
-    No-store goes on every answer to a request that carries credentials (Authorization or a cookie)
-    and on every answer to a write (token responses included), unless the route chose its own
-    Cache-Control. A 401 with pgbe's default challenge names the accepted schemes instead.
+    No-store goes on every answer to a request that carries a token (Authorization) and on every
+    answer to a write (token responses included), unless the route chose its own Cache-Control.
+    Cookie-authenticated pages say it themselves (the admin site does), so that static files under
+    a cookie stay cacheable. A 401 with pgbe's default challenge names the accepted schemes instead.
     """
 
     def __init__(self, app: ASGIApp, *, schemes: Sequence[str] = (DEFAULT_CHALLENGE,)) -> None:
@@ -86,7 +87,7 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         private = scope["method"] not in SAFE_METHODS or any(
-            name in (b"authorization", b"cookie") for name, _ in scope["headers"]
+            name == b"authorization" for name, _ in scope["headers"]
         )
 
         async def send_with_headers(message: Message) -> None:

@@ -244,9 +244,6 @@ async def rolled_back_client(app: Any, database: Database) -> AsyncIterator[ApiC
     outer = conn.transaction()
     await outer.start()
     shared = SharedTransaction(conn, database, QueryCounter())
-    rate_limits = getattr(getattr(app, "state", None), "rate_limits", None)
-    if rate_limits is not None:  # each test starts with fresh per-client counters, as with its rows
-        await rate_limits.reset()
     client = ApiClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
     client.conn = conn
     client.queries = shared.counter

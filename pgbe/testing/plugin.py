@@ -101,6 +101,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _server.close()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(pytestconfig: pytest.Config) -> None:
+    """Start every test with fresh per-client rate-limit counters, as it starts with fresh rows."""
+    project = pytestconfig.stash.get(_project_key, None)
+    if project is None or project.app_ref.partition(":")[0] not in sys.modules:
+        return  # the application is not loaded (yet): it has counted nothing
+    application = project.load("app", project.app_ref)
+    rate_limits = getattr(getattr(application, "state", None), "rate_limits", None)
+    if rate_limits is not None:
+        rate_limits.forget()
+
+
 @pytest.fixture(scope="session")
 def project(pytestconfig: pytest.Config) -> Project:
     """The project under test."""
