@@ -212,6 +212,20 @@ def test_text_filters_can_use_the_trigram_index(db: Session, query: str) -> None
     assert "ix_products_name_trgm" in plan, plan
 
 
+@pytest.mark.parametrize("query", ["name__contains=_", "name__icontains=ab", "name__icontains=%_%_%_"])
+def test_text_filters_without_a_trigram_never_scan_the_whole_trigram_index(db: Session, query: str) -> None:
+    """pg_trgm would read every entry and recheck every row for these: the condition avoids the index."""
+    products = next(r for r in RESOURCES if r.model is Product)
+    params = parse_list_params(products.spec, [tuple(query.split("=", 1))], default_limit=20, max_limit=500)
+    db.execute(text("SET LOCAL enable_seqscan = off"))
+    statement = select(Product.id).where(*where_clauses(params)).limit(20)
+    compiled = statement.compile(db.get_bind(), compile_kwargs={"literal_binds": True})
+
+    plan = "\n".join(db.execute(text(f"EXPLAIN {compiled}")).scalars())
+
+    assert "ix_products_name_trgm" not in plan, plan
+
+
 @pytest.fixture
 def committed_table(scratch_database: str) -> str:
     """The scratch database with the module's tables committed (a server sees them)."""
