@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI
+from sqlalchemy import create_engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
@@ -150,13 +152,17 @@ def _index_check(settings: PgbeSettings, database: Database, resources: Sequence
     def check() -> None:
         if settings.index_check == "off" or not resources:
             return
+        # a connection of its own, closed afterwards: the sync pool may never be needed otherwise
+        engine = create_engine(database.url, poolclass=NullPool, connect_args=database.sync_connect_args())
         try:
-            with database.engine.connect() as conn:
+            with engine.connect() as conn:
                 check_at_startup(
                     conn, resources, mode=settings.index_check, ignore=settings.index_check_ignore
                 )
         except DBAPIError as exc:  # the database is down: /health/ready says so; serve meanwhile
             logger.warning("index check skipped: the database did not answer (%s)", type(exc.orig).__name__)
+        finally:
+            engine.dispose()
 
     return check
 

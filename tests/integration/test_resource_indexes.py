@@ -272,3 +272,37 @@ def test_pgbe_db_lint_names_a_missing_index_and_exits_one(scratch_database: str)
     assert "    for GET /products filter price (eq, gt, gte, in, lt, lte)" in failing.stdout
     assert "1 index(es) missing for 2 allow-listed sort(s) and filter(s)" in failing.stdout
     assert "allow-listed" not in skipped.stdout
+
+
+async def test_create_app_warns_and_starts_by_default(
+    committed_table: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pgbe import create_app
+    from pgbe.db.database import Database
+    from pgbe.settings import PgbeSettings
+
+    settings = PgbeSettings(database_url=committed_table)
+    database = Database(settings)
+    application = create_app(settings=settings, database=database, models=Base, resources=[_gadgets()])
+
+    with caplog.at_level(logging.WARNING, logger="pgbe.indexes"):
+        async with application.router.lifespan_context(application):
+            pass
+
+    assert any("ix_ixcheck_gadgets_price_id" in r.getMessage() for r in caplog.records)
+
+
+async def test_create_app_database_down_skips_the_check_and_starts(caplog: pytest.LogCaptureFixture) -> None:
+    from pgbe import create_app
+    from pgbe.db.database import Database
+    from pgbe.settings import PgbeSettings
+
+    settings = PgbeSettings(database_url="postgresql://postgres@127.0.0.1:1/nowhere", index_check="fail")
+    database = Database(settings)
+    application = create_app(settings=settings, database=database, models=Base, resources=[_gadgets()])
+
+    with caplog.at_level(logging.WARNING, logger="pgbe.app"):
+        async with application.router.lifespan_context(application):
+            pass
+
+    assert "index check skipped: the database did not answer (OperationalError)" in caplog.text
