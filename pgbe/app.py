@@ -153,7 +153,9 @@ def _index_check(settings: PgbeSettings, database: Database, resources: Sequence
         if settings.index_check == "off" or not resources:
             return
         # a connection of its own, closed afterwards: the sync pool may never be needed otherwise
-        engine = create_engine(database.url, poolclass=NullPool, connect_args=database.sync_connect_args())
+        engine = create_engine(
+            database.url, poolclass=NullPool, connect_args=database.connections.psycopg_args()
+        )
         try:
             with engine.connect() as conn:
                 check_at_startup(
