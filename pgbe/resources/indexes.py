@@ -411,9 +411,9 @@ def check_at_startup(
             plan.sql,
             plan.model,
         )
-    for f in findings:
+    for f in findings:  # `pgbe db lint` lists these; at start-up they would only be noise
         if f.level != "missing":
-            logger.info("index check: %s: %s", f.subject, f.message)
+            logger.debug("index check: %s: %s", f.subject, f.message)
     if grouped and mode == "fail":
         raise IndexCheckError(
             f"{len(grouped)} index(es) missing for allow-listed sorts and filters"
