@@ -161,7 +161,8 @@ def _lint_indexes(project: Project) -> int:
     """Print which allow-listed sorts and filters no index serves; 1 when some index is missing."""
     from sqlalchemy.exc import DBAPIError
 
-    from pgbe.resources.indexes import check_resources, format_report, missing
+    from pgbe.resources.index_report import format_report, missing
+    from pgbe.resources.indexes import check_resources
 
     registry = getattr(project.load("app", project.app_ref).state, "resources", None)
     resources = [runtime.resource for runtime in registry.runtimes] if registry is not None else []

@@ -17,14 +17,8 @@ from pgbe.db.database import with_driver
 from pgbe.query.builder import where_clauses
 from pgbe.query.params import parse_list_params
 from pgbe.resources import Resource
-from pgbe.resources.indexes import (
-    IndexCheckError,
-    check_at_startup,
-    check_resources,
-    format_report,
-    missing,
-    plans,
-)
+from pgbe.resources.index_report import format_report, missing, plans
+from pgbe.resources.indexes import IndexCheckError, check_at_startup, check_resources
 from pgbe.testing.migrations import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ import pytest
 from app.resources import products
 from pgbe.query import parse_list_params
 from pgbe.query.operators import has_trigram
-from pgbe.resources.indexes import IndexPlan
+from pgbe.resources.index_report import IndexPlan
 
 
 @pytest.mark.parametrize(
