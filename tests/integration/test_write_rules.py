@@ -25,9 +25,8 @@ from pgbe.resources import Permissions, Resource, ResourceRegistry, register
 from pgbe.schemas import CreateSchema
 from pgbe.testing.api import ApiClient, rolled_back_client
 from pgbe.writes import writes_for
-from tests.integration.test_admin_users import EMAILS, _form, admin, admin_account
-
-__all__ = ["admin", "admin_account"]
+from tests.admin_fixtures import EMAILS
+from tests.integration.test_admin_users import _form
 
 Bearer = Callable[[int, str], dict[str, str]]
 
