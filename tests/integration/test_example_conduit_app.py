@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 from typing import Any
 
 from fastapi.routing import APIRoute
@@ -70,3 +71,13 @@ def test_openapi_shows_realworld_shapes_and_error_bodies(conduit_app: Any) -> No
     missing = paths["/api/articles/{slug}"]["get"]["responses"]["404"]["content"]
     assert missing["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
     assert components["TagReadList"]["properties"]["tags"]["items"] == {"type": "string"}
+
+
+def test_models_and_migrations_agree(conduit_app: Any) -> None:
+    """Conduit's own migration builds exactly its models' schema (Alembic's check: nothing to add)."""
+    from alembic import command
+
+    from pgbe.migrations import alembic_config
+
+    del conduit_app  # migrated the database named by CONDUIT_DATABASE_URL
+    command.check(alembic_config(CONDUIT_ROOT, url=os.environ["CONDUIT_DATABASE_URL"]))

@@ -123,7 +123,8 @@ class Article(VersionedMixin, BaseModel):
     tags: Mapped[list[Tag]] = relationship(secondary=article_tags)
     favorited_by: Mapped[list[User]] = relationship(secondary=favorites)
 
-    __table_args__ = (Index("ix_articles_created_at", "created_at"),)  # the lists' default order
+    # the lists' order, newest first and the primary key breaking ties, read straight off the index
+    __table_args__ = (Index("ix_articles_created_at_id", text("created_at DESC"), "id"),)
     __write_rules__ = WriteRules(before_create=_new_article, before_update=_changed_article)
 
 

@@ -84,7 +84,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("slug", name=op.f("uq_articles_slug")),
     )
     op.create_index(op.f("ix_articles_author_id"), "articles", ["author_id"], unique=False)
-    op.create_index(op.f("ix_articles_created_at"), "articles", ["created_at"], unique=False)
+    op.create_index("ix_articles_created_at_id", "articles", [sa.text("created_at DESC"), "id"], unique=False)
     op.create_table(
         "follows",
         sa.Column("follower_id", sa.Integer(), nullable=False),
@@ -186,7 +186,7 @@ def downgrade() -> None:
     op.drop_table("refresh_tokens")
     op.drop_index(op.f("ix_follows_followed_id"), table_name="follows")
     op.drop_table("follows")
-    op.drop_index(op.f("ix_articles_created_at"), table_name="articles")
+    op.drop_index("ix_articles_created_at_id", table_name="articles")
     op.drop_index(op.f("ix_articles_author_id"), table_name="articles")
     op.drop_table("articles")
     op.drop_index("uq_users_email_key", table_name="users")
