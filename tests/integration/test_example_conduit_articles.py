@@ -96,7 +96,9 @@ async def test_list_articles_shows_each_callers_flags(conduit: ApiClient, world:
     }
     anonymous = flags((await conduit.get("/api/articles")).json())
     assert anonymous["how-to-train"] == (False, False, 1)
-    assert conduit.queries.count == 2
+    jake = flags((await conduit.get("/api/articles", headers=world.as_("jake"))).json())
+    assert jake["how-to-train"] == (False, False, 1)  # his own: not favorited, not following himself
+    assert conduit.queries.count == 3
 
 
 async def test_list_articles_refuses_a_malformed_page(conduit: ApiClient, world: World) -> None:
@@ -112,9 +114,10 @@ async def test_feed_lists_articles_of_followed_authors(conduit: ApiClient, world
     assert [a["slug"] for a in jane.json()["articles"]] == ["second-flight", "how-to-train"]
     assert jane.json()["articlesCount"] == 2
     assert all(a["author"]["following"] for a in jane.json()["articles"])
-    bob = await conduit.get("/api/articles/feed?limit=5", headers=world.as_("bob"))
-    assert bob.json() == {"articles": [], "articlesCount": 0}
-    assert conduit.queries.count == 2
+    for who in ("bob", "jake"):  # they follow nobody
+        nobody = await conduit.get("/api/articles/feed?limit=5", headers=world.as_(who))
+        assert nobody.json() == {"articles": [], "articlesCount": 0}
+    assert conduit.queries.count == 3
     anonymous = await conduit.get("/api/articles/feed")
     assert anonymous.status_code == 401
     assert errors(anonymous)

@@ -84,7 +84,9 @@ async def test_users_collection_offers_only_sign_up(conduit: ApiClient, world: W
     assert (await conduit.get("/api/users/jake")).status_code == 404
 
 
-@pytest.mark.parametrize(("who", "following"), [("anonymous", False), ("jane", True), ("bob", False)])
+@pytest.mark.parametrize(
+    ("who", "following"), [("anonymous", False), ("jake", False), ("jane", True), ("bob", False)]
+)
 async def test_profile_shows_whether_the_caller_follows(
     conduit: ApiClient, world: World, who: str, following: bool
 ) -> None:
