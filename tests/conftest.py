@@ -6,4 +6,9 @@ rolled back), `bearer`, `engine`, `database_url`, `test_server` and `scratch_dat
 example (`examples/conduit`) gets its own database and client (`tests/conduit_fixtures.py`).
 """
 
-pytest_plugins = ["pgbe.testing.plugin", "tests.fault_fixtures", "tests.conduit_fixtures"]
+pytest_plugins = [
+    "pgbe.testing.plugin",
+    "tests.fault_fixtures",
+    "tests.admin_fixtures",
+    "tests.conduit_fixtures",
+]
