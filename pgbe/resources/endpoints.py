@@ -196,7 +196,9 @@ async def create_row(rt: ResourceRuntime, request: Request) -> Response:
     data, links = res.writes.split(data, rt.links_of(schema))
     _set_owner(rt, data, principal)
     res.writes.fill_defaults(data)
-    key = ("create", tuple(sorted(data)), tuple(sorted(links)), access.parents)
+    # the whole access: a statement compiled for an anonymous caller has no session check, and one
+    # compiled for a signed-in caller refuses every row when its guard parameters are NULL
+    key = ("create", tuple(sorted(data)), tuple(sorted(links)), access)
     compiled = _write_statement(rt, key, data, lambda: insert_row(rt.target, data, links, access))
     body, key, version, session = await _fetchrow(
         rt, request, compiled, _write_values(values, data, links), read=False
