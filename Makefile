@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy pgbe app && $(BIN)/pgbe db lint
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy pgbe app && $(BIN)/lint-imports --no-cache && $(BIN)/pgbe db lint
 
 migrate: $(STAMP)
 	$(BIN)/pgbe db upgrade
@@ -35,6 +35,7 @@ check-migrations: $(STAMP)
 bench: $(STAMP)
 	bench/ensure_wrk.sh
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.replica
 
 # GET cases served by a streaming replica beside the primary alone (starts its own cluster).

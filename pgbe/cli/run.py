@@ -21,7 +21,7 @@ def run(
     import uvicorn
 
     from pgbe.http.server import server_options
-    from pgbe.observability.processes import prepare_server
+    from pgbe.observability.install import prepare_server
 
     project = Project.find()
     settings = project.settings()

@@ -174,3 +174,28 @@ def test_read_items_in_development_returns_every_row_as_the_guide_writes_it(
     assert sorted(item["id"] for item in response.json()) == ids
     assert "link" not in response.headers
     assert [i["id"] for i in client.get("/items/?limit=2").json()] == ids[:2]  # a page when asked for one
+
+
+def test_products_by_category_outside_development_answers_a_bounded_page(
+    client: TestClient, db: Session, environment: Callable[[str], None]
+) -> None:
+    environment("production")
+    garden = Category(name="Garden")
+    db.add_all([Product(name=f"Rake {n:03}", price=n, category=garden) for n in range(4)])
+    db.add(Product(name="Elsewhere", price=1))
+    db.commit()
+    path = f"/categories/{garden.id}/products/by-controller"
+
+    first = client.get(f"{path}?limit=3")
+
+    assert [p["name"] for p in first.json()] == ["Rake 000", "Rake 001", "Rake 002"]
+    assert first.headers["link"] == f'<{path}?skip=3&limit=3>; rel="next"'
+    last = client.get(f"{path}?skip=3&limit=3")
+    assert [p["name"] for p in last.json()] == ["Rake 003"]
+    assert "link" not in last.headers
+    default = get_settings().page_default_limit
+    db.add_all([Product(name=f"Hoe {n:03}", price=n, category=garden) for n in range(default)])
+    db.commit()
+    assert len(client.get(path).json()) == default  # bounded without asking
+    environment("development")
+    assert len(client.get(path).json()) == default + 4  # every row, as the guide's controller returns them
