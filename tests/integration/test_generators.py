@@ -37,9 +37,21 @@ def _ok(args: list[str], cwd: Path, env: dict[str, str]) -> str:
     return result.stdout + result.stderr
 
 
+@pytest.fixture(scope="module")
+def pgbe_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pgbe's wheel, built once for this module's projects (`--pgbe`), as `pgbe new project` builds it."""
+    folder = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [PYTHON, "-m", "pip", "wheel", "-q", "--no-deps", "-w", folder, ROOT], check=True, timeout=300
+    )
+    (wheel,) = folder.glob("pgbe-*.whl")
+    return wheel
+
+
 @pytest.fixture
-def project(tmp_path: Path, test_server: TestServer) -> Path:
-    _ok([PYTHON, "-m", "pgbe.cli", "new", "project", "shop"], tmp_path, _env(test_server))
+def project(tmp_path: Path, test_server: TestServer, pgbe_wheel: Path) -> Path:
+    args = [PYTHON, "-m", "pgbe.cli", "new", "project", "shop", "--pgbe", str(pgbe_wheel)]
+    _ok(args, tmp_path, _env(test_server))
     return tmp_path / "shop"
 
 
@@ -59,10 +71,65 @@ def _lint(project: Path, env: dict[str, str], cache: Path) -> None:
     _ok(args, project, {k: v for k, v in env.items() if k != "MYPYPATH"})
 
 
-def test_new_project_makefile_installs_pgbe_from_pgbe_spec(project: Path, test_server: TestServer) -> None:
-    out = _ok(["make", "-n", "test", f"PGBE_SPEC={ROOT}"], project, _env(test_server))
-    assert f'pip install --quiet --disable-pip-version-check "{ROOT}[dev]"' in out
-    assert ".venv/bin/pytest" in out
+def _make_n(project: Path, env: dict[str, str]) -> str:
+    return _ok(["make", "-n", "test"], project, env)
+
+
+def test_new_project_vendors_this_checkouts_wheel_and_installs_itself(
+    tmp_path: Path, test_server: TestServer
+) -> None:
+    env = _env(test_server)
+    out = _ok([PYTHON, "-m", "pgbe.cli", "new", "project", "shop"], tmp_path, env)
+    project = tmp_path / "shop"
+    (wheel,) = (project / "vendor").glob("pgbe-*-py3-none-any.whl")
+    assert (project / "pgbe-source.txt").read_text() == f"vendor/{wheel.name}\n"
+    assert f"pgbe comes from vendor/{wheel.name} ({ROOT}" in out
+    assert f"from {ROOT}" in (project / "vendor" / "README.md").read_text()
+    make = _make_n(project, env)
+    assert f'install "vendor/{wheel.name}" -e ".[embedded]"' in make  # make run's part
+    assert f'install "vendor/{wheel.name}" -e ".[test]"' in make
+    assert "pgbe[dev]" not in (project / "pyproject.toml").read_text()
+
+
+def test_new_project_reinstalls_when_pyproject_source_or_wheel_change(
+    project: Path, test_server: TestServer
+) -> None:
+    env = _env(test_server)
+    stamps = [
+        line.split("touch ")[-1] for line in _make_n(project, env).splitlines() if "touch .venv/" in line
+    ]
+    assert len(stamps) == 2
+    (project / ".venv").mkdir()
+    for stamp in stamps:
+        (project / stamp).touch()
+    assert _make_n(project, env).strip() == ".venv/bin/pytest"  # installed: nothing to do
+    (wheel,) = (project / "vendor").glob("*.whl")
+    changes = [
+        (project / "pyproject.toml", 'dependencies = [\n    "humanize>=4",'),
+        (project / "pgbe-source.txt", "pgbe @ git+https://git.example.com/pgbe.git@" + "a" * 40),
+    ]
+    for path, text in changes:
+        before = path.read_text()
+        path.write_text(before.replace("dependencies = [", text) if path.suffix == ".toml" else text + "\n")
+        assert "install" in _make_n(project, env), path
+        path.write_text(before)
+    wheel.write_bytes(wheel.read_bytes() + b"\0")  # rebuilt, same name
+    assert "uninstall --yes pgbe" in _make_n(project, env)
+
+
+def test_new_project_git_source_pinned_to_a_commit(tmp_path: Path, test_server: TestServer) -> None:
+    env, url = _env(test_server), "git+https://git.example.com/team/pgbe.git"
+    refused = _run([PYTHON, "-m", "pgbe.cli", "new", "project", "a", "--pgbe", f"{url}@main"], tmp_path, env)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        f"error: {url}@main: name a commit (git+<url>@<sha>), not a branch, so clones agree"
+    ]
+    assert not (tmp_path / "a").exists()
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    _ok([PYTHON, "-m", "pgbe.cli", "new", "project", "b", "--pgbe", f"{url}@{commit}"], tmp_path, env)
+    assert (tmp_path / "b" / "pgbe-source.txt").read_text() == f"pgbe @ {url}@{commit}\n"
+    assert not list((tmp_path / "b" / "vendor").glob("*.whl"))
+    assert f'install "pgbe @ {url}@{commit}" -e ".[test]"' in _make_n(tmp_path / "b", env)
 
 
 def test_new_project_existing_folder_refused_with_one_line(tmp_path: Path, test_server: TestServer) -> None:
