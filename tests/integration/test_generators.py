@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,6 +68,9 @@ def _lint(project: Path, env: dict[str, str], cache: Path) -> None:
     _ok([PYTHON, "-m", "ruff", "format", "--check", "."], project, env)
     # pgbe is installed editable here, as a path in a .pth file (pyproject's package-dir), which mypy
     # follows without MYPYPATH. The cache belongs to this run (and user).
+    site = Path(sysconfig.get_paths()["purelib"])
+    if list(site.glob("__editable___pgbe_*finder.py")):
+        pytest.fail("pgbe is installed through an import hook mypy cannot follow: pip install --no-deps -e .")
     args = [PYTHON, "-m", "mypy", "--cache-dir", str(cache), "app", "tests"]
     _ok(args, project, {k: v for k, v in env.items() if k != "MYPYPATH"})
 
