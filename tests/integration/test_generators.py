@@ -21,7 +21,8 @@ TIMEOUT = 900
 def _env(test_server: TestServer, database_url: str | None = None) -> dict[str, str]:
     """The environment of a generated project: its own databases on this run's test server."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DB_", "PGBE_"))}
-    env.pop("ENVIRONMENT", None)
+    for name in ("ENVIRONMENT", "MAKEFLAGS", "MAKELEVEL", "MFLAGS"):  # not the outer make's (make test)
+        env.pop(name, None)
     env["TEST_DATABASE_URL"] = test_server.admin_url
     if database_url:
         env["DATABASE_URL"] = database_url
@@ -76,7 +77,7 @@ def _lint(project: Path, env: dict[str, str], cache: Path) -> None:
 
 
 def _make_n(project: Path, env: dict[str, str]) -> str:
-    return _ok(["make", "-n", "test"], project, env)
+    return _ok(["make", "--no-print-directory", "-n", "test"], project, env)
 
 
 def test_new_project_vendors_this_checkouts_wheel_and_installs_itself(
