@@ -35,7 +35,7 @@ test: $(DEV_STAMP)
 	$(BIN)/pytest
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy pgbe app && $(BIN)/pgbe db lint
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy pgbe app && $(BIN)/lint-imports --no-cache && $(BIN)/pgbe db lint
 
 migrate: $(RUN_STAMP)
 	$(BIN)/pgbe db upgrade
@@ -47,6 +47,7 @@ check-migrations: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	bench/ensure_wrk.sh
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.replica
 
 # GET cases served by a streaming replica beside the primary alone (starts its own cluster).
