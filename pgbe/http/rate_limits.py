@@ -16,10 +16,10 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
-from redis.exceptions import RedisError
 from starlette.requests import Request
 
 from pgbe.errors import ServiceUnavailableError, TooManyRequestsError
+from pgbe.extras import require
 from pgbe.settings import PgbeSettings
 
 RULE_SETTINGS = {
@@ -42,7 +42,7 @@ def _storage_errors() -> Iterator[None]:
     """Refuse (503) rather than let requests through uncounted while the store is unreachable."""
     try:
         yield
-    except (StorageError, RedisError, OSError) as exc:
+    except (StorageError, OSError) as exc:  # Redis errors arrive as StorageError (wrap_exceptions)
         raise ServiceUnavailableError("The rate-limit store is unavailable", retry_after=5) from exc
 
 
@@ -63,6 +63,7 @@ class RateLimits:
         }
         storage: Storage = MemoryStorage()
         if settings.redis_url:
+            require("redis", extra="redis", feature="REDIS_URL (rate limits shared by every worker)")
             uri = "async+" + settings.redis_url if "://" in settings.redis_url else settings.redis_url
             storage = RedisStorage(
                 uri,
