@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,6 +14,8 @@ import httpx
 import pytest
 from fastapi import APIRouter, Response
 from limits import parse
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app.config.settings import Settings
 from app.models import BaseModel
@@ -20,6 +23,8 @@ from pgbe import create_app
 from pgbe.auth import service
 from pgbe.auth.passwords import HashSlots
 from pgbe.db.database import Database
+from pgbe.errors import ServiceUnavailableError, TooManyRequestsError
+from pgbe.http.rate_limits import RateLimits
 from pgbe.testing.api import ApiClient, rolled_back_client
 from tests.auth_fixtures import PASSWORD, client, conn, login, make_user
 
@@ -224,3 +229,28 @@ async def test_read_your_writes_cookie_is_secure_outside_development(
     cookie = response.headers["set-cookie"]
     assert cookie.startswith("pgbe_min_lsn=")
     assert ("; Secure" in cookie) is secure
+
+
+async def test_rate_limits_shared_through_redis_and_refused_when_it_is_down() -> None:
+    redis_url = "redis://127.0.0.1:6379/0"
+    client = Redis.from_url(redis_url)
+    try:
+        await client.ping()
+    except (RedisConnectionError, OSError) as exc:
+        pytest.skip(f"Redis is not reachable at {redis_url}: {exc}")
+    finally:
+        await client.aclose()
+    settings = Settings(redis_url=redis_url, signup_rate_limit="2/minute")
+    one, two = RateLimits.from_settings(settings), RateLimits.from_settings(settings)  # two workers
+    down = RateLimits.from_settings(Settings(redis_url="redis://127.0.0.1:1/0", signup_rate_limit="2/minute"))
+    address = f"client-{uuid.uuid4().hex}"
+    try:
+        await one.hit("signup", address)
+        await two.hit("signup", address)
+        with pytest.raises(TooManyRequestsError):
+            await one.hit("signup", address)
+        with pytest.raises(ServiceUnavailableError):
+            await down.hit("signup", address)
+    finally:
+        for limits in (one, two, down):  # the store's own Redis client (limits keeps it as bridge.storage)
+            await limits.storage.bridge.storage.aclose()
