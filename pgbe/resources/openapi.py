@@ -22,6 +22,8 @@ from pgbe.http.problems import problem_docs
 from pgbe.query.params import INT4_MAX
 from pgbe.query.spec import QuerySpec
 from pgbe.query.values import NO_NUL, value_type
+from pgbe.resources.counts import CountStrategy
+from pgbe.resources.cursors import MAX_CURSOR_LENGTH
 
 if TYPE_CHECKING:
     from pgbe.resources.resource import Resource
@@ -121,7 +123,10 @@ def filter_params(spec: QuerySpec) -> list[inspect.Parameter]:
 def list_params(
     spec: QuerySpec, *, name: str = "", default_limit: int, max_limit: int
 ) -> list[inspect.Parameter]:
-    """`skip`, `limit`, `sort`, `include` and every filter of a list route (`name` prefixes the enums)."""
+    """`skip`, `limit`, `sort`, `include`, `count`, `cursor`, every filter of a list route, `Prefer`.
+
+    `name` prefixes the enums.
+    """
     return [
         param(
             "skip",
@@ -139,7 +144,39 @@ def list_params(
         ),
         *sort_param(spec, name=name),
         *include_param(spec, name=name),
+        param(
+            "count",
+            Annotated[
+                CountStrategy | None,
+                Query(
+                    alias=spec.public_name("count"),
+                    description=(
+                        "How `total` is counted: `exact` (every matching row), `planned` (the planner's"
+                        " estimate), `estimated` (exact up to a threshold, planned above), `none`."
+                        " Default: the resource's; `Prefer: count=...` works too"
+                    ),
+                ),
+            ],
+            None,
+        ),
+        param(
+            "cursor",
+            Annotated[
+                str | None,
+                Query(
+                    alias=spec.public_name("cursor"),
+                    max_length=MAX_CURSOR_LENGTH,
+                    description=(
+                        "Keyset pagination: the `next` or `prev` cursor of a page of this same list"
+                        " (same sort and filters); not with `skip`"
+                    ),
+                ),
+            ],
+            None,
+        ),
         *filter_params(spec),
+        PREFER,
+        IF_NONE_MATCH,
     ]
 
 
@@ -195,6 +232,24 @@ IF_MATCH = param(
 )
 
 
+PREFER = param(
+    "prefer",
+    Annotated[
+        str | None,
+        Header(alias="Prefer", description="`count=exact|planned|estimated|none` (RFC 7240), as `count`"),
+    ],
+    None,
+)
+IF_NONE_MATCH = param(
+    "if_none_match",
+    Annotated[
+        str | None,
+        Header(alias="If-None-Match", description="An ETag you hold: `304 Not Modified` if it is current"),
+    ],
+    None,
+)
+
+
 def body(schema: type[BaseModel], example: dict[str, Any] | None = None) -> inspect.Parameter:
     """The request body, with an example."""
     if example is None:
@@ -208,8 +263,14 @@ def header(description: str) -> dict[str, Any]:
     return {"description": description, "schema": {"type": "string"}}
 
 
-ETAG = header('The version of the row, for If-Match (`"7"`)')
+ETAG = header('The version of the row, for If-Match (`"7"`, or `"7.<hash>"` with related data)')
 LOCATION = header("The path of the created row")
+PAGE_HEADERS = {
+    "ETag": header("A hash of this page, for If-None-Match"),
+    "Link": header('The next and previous pages (RFC 8288): `</things?cursor=...>; rel="next"`'),
+    "Preference-Applied": header("The count strategy applied, when `Prefer: count=...` asked for one"),
+}
+NOT_MODIFIED = {"description": "Not modified: the ETag in If-None-Match is current (no body)"}
 
 
 def response(

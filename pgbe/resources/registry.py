@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 
 from pgbe.auth.principal import Principal
+from pgbe.resources.counts import CountStrategy
+from pgbe.resources.cursors import CursorSigner
 
 if TYPE_CHECKING:
     from pgbe.db.database import Database
@@ -51,6 +53,12 @@ class ResourceRegistry:
         self.database = database
         self.default_limit = settings.page_default_limit
         self.max_limit = settings.page_max_limit
+        self.count: CountStrategy = settings.page_count
+        self.count_threshold = settings.page_count_threshold
+        self.max_skip = settings.page_max_skip
+        self.cursors = CursorSigner(settings.secret_key.get_secret_value())
+        # whether the database has pgbe_count_estimate; learned from the first statement that needs it
+        self.estimator = True
         self.resolve_principal = resolve_principal
         self.read_position = read_position
         self.runtimes: list[ResourceRuntime] = []
