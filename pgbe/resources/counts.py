@@ -56,6 +56,7 @@ $$
 DROP_COUNT_ESTIMATE = f"DROP FUNCTION IF EXISTS {FUNCTION}(text)"
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
+MAX_FORMAT_ARGS = 99  # a function takes at most 100 arguments: format's template and 99 values
 _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 
 
@@ -98,6 +99,10 @@ def _estimate(stmt: Any) -> ColumnElement[Any]:
     return func.coalesce(getattr(func, FUNCTION)(func.format(sql, *args)), 0)
 
 
+def _bind_count(stmt: Any) -> int:
+    return len(stmt.compile(dialect=_DIALECT).positiontup or ())
+
+
 def _reltuples(table: Any) -> ColumnElement[Any]:
     """The planner's row count of `table`: `pg_class.reltuples`, -1 when never analyzed."""
     name = _DIALECT.identifier_preparer.format_table(table).replace("'", "''")
@@ -111,7 +116,7 @@ def _planned(
 ) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     """The planner's estimate and its kind; the exact count (kind `exact`) where there is none."""
     if filtered:
-        if not estimator:
+        if not estimator or _bind_count(matching) > MAX_FORMAT_ARGS:
             return exact, literal("exact")
         return _estimate(matching), literal("planned")
     rows = _reltuples(table)

@@ -376,3 +376,13 @@ async def test_list_planned_count_without_the_estimate_function_falls_back_to_ex
     assert registry.estimator is False  # learned once: the next requests are one statement again
     body = (await _get(api, "/products?price=25&count=planned")).json()
     assert (body["total"], body["total_kind"]) == (2, "exact")
+
+
+async def test_cursor_after_starts_a_walk_at_a_given_row(api: ApiClient, seeded: dict[str, int]) -> None:
+    from pgbe.resources.endpoints import cursor_after
+
+    rt = next(rt for rt in app.state.resources.runtimes if rt.resource is products)
+    cursor = cursor_after(rt, "sort=-price", [25, seeded["Fable"]])
+    body = (await _get(api, f"/products?sort=-price&limit=2&cursor={cursor}")).json()
+    assert _names(body) == ["Epic", "Anvil"]
+    await _get(api, f"/products?sort=price&cursor={cursor}", status=422)
