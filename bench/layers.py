@@ -109,7 +109,7 @@ async def measure(n: int, path: str, query: str) -> None:
             assert await _call(handler, {**_scope(path, query), **child, "app": app}) == 200
 
         async def bare_statement() -> None:
-            async with database.acquire_read() as conn:
+            async with database.borrow(read=True) as conn:
                 await conn.fetchrow("SELECT 1")
 
         print(f"GET {path}?{query}, {n} requests one after the other")

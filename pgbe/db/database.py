@@ -5,27 +5,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
-from functools import cached_property, partial
+from contextlib import AbstractAsyncContextManager
+from functools import cached_property
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
+from pgbe.db.connections import ConnectionFactory, release_without_reset
 from pgbe.db.read_session import RoutingSession
 from pgbe.db.read_state import current_routing, mark_primary_used, parse_lsn
 from pgbe.db.replicas import ReplicaSet
 from pgbe.db.urls import describe, libpq_dsn, resolve_url, with_driver
 from pgbe.errors import ServiceUnavailableError
-from pgbe.observability.sql import CountedConnection
 from pgbe.settings import PgbeSettings
 
 T = TypeVar("T")
+Borrowed = AbstractAsyncContextManager[asyncpg.Connection]  # `async with` it for a connection
 logger = logging.getLogger("pgbe.db.database")
 # Errors meaning the connection went away while a statement ran (server restart, terminated
 # backend, broken socket): a read may safely run again on a fresh connection, a write may not.
@@ -37,17 +37,13 @@ _DIED_MID_FLIGHT = (
 )
 
 
-async def release_without_reset(_: asyncpg.Connection) -> None:
-    """Return a connection to the pool without asyncpg's reset query (a round trip per request).
-
-    asyncpg still rolls back a transaction left open before this runs. pgbe's code leaves no other
-    session state on a pooled connection (no SET outside a transaction, LISTEN, advisory lock or
-    open cursor); code that does must undo it before releasing, or open its pool with `reset=None`.
-    """
-
-
 class Database:
-    """The engines and sessions of one project, configured from its settings."""
+    """The engines, sessions and pools of one project, configured from its settings.
+
+    Generated endpoints go through two doors, `run_read` and `run_write`; other async code borrows a
+    primary connection with `acquire` (for a transaction, say). All three borrow through `borrow`,
+    the one method a test replaces to run every request on its own connection.
+    """
 
     def __init__(self, settings: PgbeSettings, *, url: str | None = None) -> None:
         self.settings = settings
@@ -60,75 +56,23 @@ class Database:
         """The primary database URL (psycopg driver)."""
         return with_driver(self._url or resolve_url(self.settings), "psycopg")
 
-    def _server_settings(self) -> dict[str, str]:
-        s = self.settings
-        return {
-            "statement_timeout": str(s.db_statement_timeout_ms),
-            "idle_in_transaction_session_timeout": str(s.db_idle_in_transaction_timeout_ms),
-            "application_name": s.project_name,
-        }
-
-    def sync_connect_args(self) -> dict[str, Any]:
-        """Connection arguments for psycopg: timeouts, and no prepared statements behind PgBouncer."""
-        args: dict[str, Any] = {"connect_timeout": self.settings.db_connect_timeout}
-        if self.settings.db_pgbouncer:
-            args["prepare_threshold"] = None
-        else:
-            args["options"] = " ".join(f"-c {k}={v}" for k, v in self._server_settings().items())
-        return args
-
-    def async_connect_args(self) -> dict[str, Any]:
-        """Connection arguments for asyncpg (through SQLAlchemy)."""
-        args: dict[str, Any] = {"timeout": self.settings.db_connect_timeout}
-        if self.settings.db_pgbouncer:
-            args.update(statement_cache_size=0, prepared_statement_cache_size=0)
-        else:
-            args["server_settings"] = self._server_settings()
-        return args
+    @cached_property
+    def connections(self) -> ConnectionFactory:
+        """How the primary's engines and pools are made (pool sizes, timeouts)."""
+        return ConnectionFactory.primary(self.settings)
 
     def make_engine(self, url: URL | str, **overrides: Any) -> Engine:
         """Create a pooled psycopg engine for `url` with the project's pool settings."""
-        s = self.settings
-        options: dict[str, Any] = {
-            "pool_size": s.db_pool_size,
-            "max_overflow": s.db_max_overflow,
-            "pool_timeout": s.db_pool_timeout,
-            "pool_recycle": s.db_pool_recycle,
-            "pool_pre_ping": True,
-            "echo": s.sql_echo,
-            "connect_args": self.sync_connect_args(),
-        }
-        options.update(overrides)
-        engine = create_engine(with_driver(url, "psycopg"), **options)
-        self._set_local_timeouts(engine)
-        return engine
+        return self.connections.engine(url, **overrides)
 
-    def _set_local_timeouts(self, engine: Engine) -> None:
-        # Behind a transaction-pooling PgBouncer, session settings would leak to other clients, so
-        # the timeouts are set per transaction instead (one extra statement at the start of each).
-        if not self.settings.db_pgbouncer:
-            return
-        s = self.settings
-        statement_ms, idle_ms = s.db_statement_timeout_ms, s.db_idle_in_transaction_timeout_ms
-        timeouts = (
-            f"SELECT set_config('statement_timeout', '{statement_ms:d}', true),"
-            f" set_config('idle_in_transaction_session_timeout', '{idle_ms:d}', true)"
-        )
-
-        @event.listens_for(engine, "begin")
-        def _begin(conn: Any) -> None:
-            conn.exec_driver_sql(timeouts)
-
-    def make_replica_engine(self, url: URL | str) -> Engine:
-        """Create the sync engine of a replica: a short connect timeout, so a hung one is skipped."""
-        args = self.sync_connect_args()
-        args["connect_timeout"] = max(2, math.ceil(self.settings.db_replica_connect_timeout))
-        return self.make_engine(url, connect_args=args)
+    async def create_asyncpg_pool(self, url: URL | str, **overrides: Any) -> asyncpg.Pool:
+        """Open an asyncpg pool on `url` with the project's settings (`overrides` win)."""
+        return await self.connections.pool(url, **overrides)
 
     @cached_property
     def engine(self) -> Engine:
         """The primary's sync engine (psycopg 3)."""
-        return self.make_engine(self.url)
+        return self.connections.engine(self.url)
 
     @cached_property
     def SessionLocal(self) -> sessionmaker[Session]:
@@ -138,19 +82,7 @@ class Database:
     @cached_property
     def async_engine(self) -> AsyncEngine:
         """The primary's async engine (asyncpg), on the same settings."""
-        s = self.settings
-        engine = create_async_engine(
-            with_driver(self.url, "asyncpg"),
-            pool_size=s.db_pool_size,
-            max_overflow=s.db_max_overflow,
-            pool_timeout=s.db_pool_timeout,
-            pool_recycle=s.db_pool_recycle,
-            pool_pre_ping=True,
-            echo=s.sql_echo,
-            connect_args=self.async_connect_args(),
-        )
-        self._set_local_timeouts(engine.sync_engine)
-        return engine
+        return self.connections.async_engine(self.url)
 
     @cached_property
     def AsyncSessionLocal(self) -> async_sessionmaker[AsyncSession]:
@@ -160,13 +92,22 @@ class Database:
     @cached_property
     def replicas(self) -> ReplicaSet:
         """The read replicas (`database_replica_urls`); empty when none are configured."""
-        return ReplicaSet(self, [with_driver(u, "psycopg") for u in self.settings.database_replica_urls])
+        settings = self.settings
+        return ReplicaSet(
+            [with_driver(u, "psycopg") for u in settings.database_replica_urls],
+            ConnectionFactory.replica(settings),
+            max_lag=settings.db_replica_max_lag_seconds,
+        )
 
     @cached_property
     def ReadSessionLocal(self) -> sessionmaker[Session]:
         """The factory of read sessions: a replica until the session writes, then the primary."""
         return sessionmaker(
-            class_=RoutingSession, database=self, bind=self.engine, autoflush=False, expire_on_commit=False
+            class_=RoutingSession,
+            primary=self.engine,
+            replicas=self.replicas,
+            autoflush=False,
+            expire_on_commit=False,
         )
 
     def read_session(self) -> Iterator[Session]:
@@ -213,83 +154,61 @@ class Database:
 
     async def _open_pool(self, dsn: str) -> asyncpg.Pool:
         try:
-            return await self.create_asyncpg_pool(dsn)
+            return await self.connections.pool(dsn)
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             # Said once per failed opening (concurrent requests share one), so a database that
             # does not exist, or refuses the role, is not retried in silence.
             logger.error("cannot open the database pool on %s: %s", describe(self.url), exc)
             raise ServiceUnavailableError("The database is unavailable", retry_after=2) from exc
 
-    async def create_asyncpg_pool(self, url: URL | str, **overrides: Any) -> asyncpg.Pool:
-        """Open an asyncpg pool on `url` with the project's settings (`overrides` win)."""
-        s = self.settings
-        kwargs: dict[str, Any] = {
-            "min_size": 1,
-            "max_size": s.db_async_pool_size,
-            "timeout": s.db_connect_timeout,
-            "max_inactive_connection_lifetime": s.db_pool_recycle,
-            # A client-side bound too, for when the server cannot even deliver its own timeout.
-            "command_timeout": s.db_statement_timeout_ms / 1000 + 5 if s.db_statement_timeout_ms else None,
-            "reset": release_without_reset,
-            # Counts and times each statement for the request in progress (logs, slow statements).
-            "connection_class": CountedConnection,
-        }
-        if s.db_pgbouncer:
-            kwargs["statement_cache_size"] = 0
-        else:
-            kwargs["server_settings"] = self._server_settings()
-        kwargs.update(overrides)
-        pool: asyncpg.Pool = await asyncpg.create_pool(libpq_dsn(url), **kwargs)
-        return pool
+    def borrow(self, *, read: bool = False, min_lsn: str | None = None) -> Borrowed:
+        """`async with`: lend a connection, the one place every door gets one (tests replace it).
 
-    @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
-        """Borrow a connection of the primary's async pool, waiting at most the pool timeout.
+        A read (`read=True`) is lent a replica's connection when one is configured, has replayed
+        `min_lsn` and the request has not used the primary yet; anything else, a primary's.
+        """
+        if read and self.replicas:
+            return _ReadConnection(self, min_lsn)
+        return _PrimaryConnection(self)
+
+    def acquire(self) -> Borrowed:
+        """`async with`: a connection of the primary's async pool, waiting at most the pool timeout.
 
         The rest of the request then reads from the primary too (it may have written).
         """
         mark_primary_used()
-        async with self._acquire_primary() as conn:
-            yield conn
+        return self.borrow()
 
-    @asynccontextmanager
-    async def acquire_read(self, *, min_lsn: str | None = None) -> AsyncIterator[asyncpg.Connection]:
-        """Borrow a connection for a read-only statement (a replica when configured, else the primary).
+    async def run_read(
+        self, work: Callable[[asyncpg.Connection], Awaitable[T]], *, min_lsn: str | None = None
+    ) -> T:
+        """Run the read-only `work` on a read connection, once more on a fresh one if the first died.
 
-        `min_lsn` is the WAL position the caller has seen (read-your-writes); a replica that has not
-        replayed it yet is not used.
+        `min_lsn` is the WAL position the caller has seen (read-your-writes): a replica that has not
+        replayed it yet is not used. Only a connection lost mid-flight (server restart, terminated
+        backend) is retried, and only once; `work` must not write, because a write may have been
+        applied before the loss.
         """
-        routing = current_routing()
-        if not self.replicas or (routing is not None and routing.wrote):
-            picked = None
-        else:
-            needed = parse_lsn(min_lsn)
-            if routing is not None and routing.min_lsn is not None:
-                needed = max(needed or 0, routing.min_lsn)
-            picked = await self.replicas.acquire(needed)
-        if picked is None:
-            async with self._acquire_primary() as conn:
-                yield conn
-            return
-        replica, conn = picked
         try:
-            yield conn
-        except _DIED_MID_FLIGHT as exc:
-            replica.mark_down(exc)
-            raise
-        finally:
-            await self.replicas.release(replica, conn)
+            async with self.borrow(read=True, min_lsn=min_lsn) as conn:
+                return await work(conn)
+        except _DIED_MID_FLIGHT:
+            pass
+        async with self.borrow(read=True, min_lsn=min_lsn) as conn:
+            return await work(conn)
 
-    def _acquire_primary(self) -> _PrimaryConnection:
-        """`async with`: a connection of the primary's pool (503 when none frees up in time)."""
-        return _PrimaryConnection(self)
+    async def run_write(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run `work` on a primary connection, once; the rest of the request then reads from the primary."""
+        mark_primary_used()
+        async with self.borrow() as conn:
+            return await work(conn)
 
     async def current_lsn(self, conn: asyncpg.Connection | None = None) -> str:
         """Return the primary's current WAL position (after a commit: a read-your-writes token)."""
         if conn is not None:
             lsn: str = await conn.fetchval("SELECT pg_current_wal_lsn()::text")
             return lsn
-        async with self._acquire_primary() as primary:
+        async with self.borrow() as primary:
             lsn = await primary.fetchval("SELECT pg_current_wal_lsn()::text")
         return lsn
 
@@ -301,33 +220,6 @@ class Database:
             for r, problem in zip(self.replicas.replicas, results, strict=True)
             if problem
         ]
-
-    async def run_read(
-        self, work: Callable[[asyncpg.Connection], Awaitable[T]], *, min_lsn: str | None = None
-    ) -> T:
-        """Run the read-only `work` on a read connection, once more on a fresh one if the first died.
-
-        Only a connection lost mid-flight (server restart, terminated backend) is retried, and only
-        once; `work` must not write, because a write may have been applied before the loss.
-        """
-        # Without replicas the primary is the only choice: skip the routing and its generator.
-        source = self._acquire_primary if not self.replicas else partial(self.acquire_read, min_lsn=min_lsn)
-        try:
-            async with source() as conn:
-                return await work(conn)
-        except _DIED_MID_FLIGHT:
-            pass
-        async with source() as conn:
-            return await work(conn)
-
-    async def run_write(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        """Run `work` on a primary connection, once: `acquire()` for one statement, without its generator.
-
-        The rest of the request then reads from the primary too.
-        """
-        mark_primary_used()
-        async with self._acquire_primary() as conn:
-            return await work(conn)
 
     def open_pools(self) -> dict[str, Any]:
         """Return the pools opened so far by name (asyncpg pools and SQLAlchemy pools), for metrics."""
@@ -360,6 +252,45 @@ class Database:
             await self.async_engine.dispose()
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+class _ReadConnection:
+    """A borrowed connection for a read: a replica's when one may serve it, else the primary's.
+
+    A replica is not used once the request has used the primary (it may have written), nor when it
+    has not replayed the WAL position the request must see (`min_lsn`, or the one it carries).
+    """
+
+    __slots__ = ("conn", "database", "min_lsn", "primary", "replica")
+
+    def __init__(self, database: Database, min_lsn: str | None) -> None:
+        self.database = database
+        self.min_lsn = min_lsn
+        self.primary: _PrimaryConnection | None = None
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        routing = current_routing()
+        picked = None
+        if routing is None or not routing.wrote:
+            needed = parse_lsn(self.min_lsn)
+            if routing is not None and routing.min_lsn is not None:
+                needed = max(needed or 0, routing.min_lsn)
+            picked = await self.database.replicas.acquire(needed)
+        if picked is None:
+            self.primary = _PrimaryConnection(self.database)
+            return await self.primary.__aenter__()
+        self.replica, self.conn = picked
+        return self.conn
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if self.primary is not None:
+            await self.primary.__aexit__(exc_type, exc, tb)
+            return
+        try:
+            if isinstance(exc, _DIED_MID_FLIGHT):
+                self.replica.mark_down(exc)
+        finally:
+            await self.database.replicas.release(self.replica, self.conn)
 
 
 class _PrimaryConnection:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
+import asyncpg
 from sqlalchemy import MetaData
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -111,6 +113,47 @@ def translate(exc: BaseException) -> AppError | None:
     return _translate_driver_error(exc)
 
 
+# What a block of database work may raise that `translated` turns into the framework's errors.
+DRIVER_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, StaleDataError, asyncpg.PostgresError)
+
+
+class ErrorTranslation:
+    """`with translated():` a driver error leaving the block is raised as the framework's error, from it.
+
+    Errors of no known kind leave unchanged (the HTTP layer answers them 500). `adapt` may rewrite
+    the translated error, for instance to name the request field behind a column. An instance holds
+    no state of a call, so one made at start-up serves every request.
+    """
+
+    __slots__ = ("adapt",)
+
+    def __init__(self, adapt: Callable[[AppError], AppError] | None = None) -> None:
+        self.adapt = adapt
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is None or not isinstance(exc, DRIVER_ERRORS):
+            return
+        error = translate(exc)
+        if error is None:
+            return
+        if self.adapt is not None:
+            error = self.adapt(error)
+        raise error from exc
+
+
+_TRANSLATED = ErrorTranslation()
+
+
+def translated(adapt: Callable[[AppError], AppError] | None = None) -> ErrorTranslation:
+    """Return the context manager that translates driver errors (`adapt` rewrites what it raises)."""
+    return _TRANSLATED if adapt is None else ErrorTranslation(adapt)
+
+
 # SQLSTATEs whose error needs nothing from the exception: one row each.
 _BY_STATE: dict[str, Callable[[], AppError]] = {
     READ_ONLY_SQL_TRANSACTION: lambda: ServiceUnavailableError(
@@ -161,6 +204,7 @@ def _translate_driver_error(exc: BaseException) -> AppError | None:
 __all__ = [
     "CHECK_VIOLATION",
     "DEADLOCK_DETECTED",
+    "DRIVER_ERRORS",
     "FOREIGN_KEY_VIOLATION",
     "IDLE_IN_TRANSACTION_TIMEOUT",
     "NOT_NULL_VIOLATION",
@@ -170,8 +214,10 @@ __all__ = [
     "SERIALIZATION_FAILURE",
     "UNAVAILABLE_PREFIXES",
     "UNIQUE_VIOLATION",
+    "ErrorTranslation",
     "is_connection_error",
     "register_metadata",
     "sqlstate_of",
     "translate",
+    "translated",
 ]

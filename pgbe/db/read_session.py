@@ -15,12 +15,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, UOWTransaction
 
 from pgbe.db.read_state import current_routing, mark_primary_used
-from pgbe.db.replicas import Replica
+from pgbe.db.replicas import Replica, ReplicaSet
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
-
-    from pgbe.db.database import Database
 
 READ_ONLY = "read_only"  # execution option: raw SQL that may run on a replica
 
@@ -28,9 +26,10 @@ READ_ONLY = "read_only"  # execution option: raw SQL that may run on a replica
 class RoutingSession(Session):
     """Session whose reads go to a replica until it writes; then everything goes to the primary."""
 
-    def __init__(self, *, database: Database, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.database = database
+    def __init__(self, *, primary: Engine, replicas: ReplicaSet, **kw: Any) -> None:
+        super().__init__(**{**kw, "bind": primary})  # sessionmaker passes bind=None
+        self.primary = primary
+        self.replicas = replicas
         self._replica: Replica | None = None
         self._replica_chosen = False
         self.sticky = False
@@ -39,11 +38,11 @@ class RoutingSession(Session):
         """Return the primary's engine for writes and after a write, else a replica's."""
         if self.sticky or self._flushing or not self._is_read(clause):
             self._stick()
-            return self.database.engine
+            return self.primary
         replica = self._choose_replica()
         if replica is None:
-            return self.database.engine
-        return self.database.replicas.sync_engine(replica)
+            return self.primary
+        return self.replicas.sync_engine(replica)
 
     def _is_read(self, clause: Any) -> bool:
         if clause is None or isinstance(clause, (Insert, Update, Delete)):
@@ -60,7 +59,7 @@ class RoutingSession(Session):
                 self._replica = None
             else:
                 min_lsn = routing.min_lsn if routing is not None else None
-                self._replica = self.database.replicas.pick_sync(min_lsn)
+                self._replica = self.replicas.pick_sync(min_lsn)
             self._replica_chosen = True
         return self._replica
 
@@ -80,7 +79,7 @@ class RoutingSession(Session):
                 raise
             replica.mark_down(exc)
             self._replica = None
-            return super()._connection_for_bind(self.database.engine, execution_options, **kw)
+            return super()._connection_for_bind(self.primary, execution_options, **kw)
 
 
 def _is_connect_error(exc: DBAPIError) -> bool:

@@ -37,7 +37,6 @@ class RequestRouting:
 
     min_lsn: int | None = None
     wrote: bool = False
-    write_lsn: str | None = None
 
 
 _routing: ContextVar[RequestRouting | None] = ContextVar("pgbe_request_routing", default=None)
@@ -66,14 +65,6 @@ def mark_primary_used() -> None:
         state.wrote = True
 
 
-def remember_write_lsn(lsn: str) -> None:
-    """Record the primary's WAL position after this request's write (saves the response a query)."""
-    state = _routing.get()
-    if state is not None:
-        state.wrote = True
-        state.write_lsn = lsn
-
-
 __all__ = [
     "LSN_COOKIE",
     "LSN_HEADER",
@@ -84,5 +75,4 @@ __all__ = [
     "format_lsn",
     "mark_primary_used",
     "parse_lsn",
-    "remember_write_lsn",
 ]

@@ -13,17 +13,14 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import asyncpg
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
+from pgbe.db.connections import ConnectionFactory
 from pgbe.db.read_state import parse_lsn
-
-if TYPE_CHECKING:
-    from pgbe.db.database import Database
 
 logger = logging.getLogger("pgbe.replicas")
 
@@ -123,11 +120,10 @@ class Replica:
 
 
 class ReplicaSet:
-    """The replicas of a database, taken in turn."""
+    """The replicas of a database, taken in turn; their pools and engines made by `connections`."""
 
-    def __init__(self, database: Database, urls: list[URL]) -> None:
-        self.database = database
-        max_lag = database.settings.db_replica_max_lag_seconds
+    def __init__(self, urls: list[URL], connections: ConnectionFactory, *, max_lag: float) -> None:
+        self.connections = connections
         self.replicas = [Replica(url=url, max_lag=max_lag) for url in urls]
         self._turn = itertools.count()
 
@@ -159,7 +155,7 @@ class ReplicaSet:
                 pool = await self._pool(replica)
                 if pool.get_idle_size() == 0 and pool.get_size() >= pool.get_max_size():
                     continue  # busy: the primary takes the overflow rather than queueing here
-                conn = await pool.acquire(timeout=self.database.settings.db_replica_connect_timeout)
+                conn = await pool.acquire(timeout=self.connections.connect_timeout)
             except CONNECTION_ERRORS as exc:
                 replica.mark_down(exc)
                 continue
@@ -186,11 +182,9 @@ class ReplicaSet:
 
     async def _pool(self, replica: Replica) -> asyncpg.Pool:
         if replica.pool is None:
-            # min_size=0: creating the pool never connects, so a replica that is down at start-up
-            # costs nothing until it is used.
-            pool = await self.database.create_asyncpg_pool(
-                replica.url, min_size=0, timeout=self.database.settings.db_replica_connect_timeout
-            )
+            # The factory's pools are lazy: creating one never connects, so a replica that is down
+            # at start-up costs nothing until it is used.
+            pool = await self.connections.pool(replica.url)
             if replica.pool is None:
                 replica.pool = pool
             else:  # another request opened one meanwhile
@@ -201,7 +195,7 @@ class ReplicaSet:
         """Read the replica's status now (readiness); return its problem or None."""
         try:
             pool = await self._pool(replica)
-            async with pool.acquire(timeout=self.database.settings.db_replica_connect_timeout) as conn:
+            async with pool.acquire(timeout=self.connections.connect_timeout) as conn:
                 row = await conn.fetchrow(STATUS_SQL)
             replica.record(row[0], row[1])
         except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
@@ -228,7 +222,7 @@ class ReplicaSet:
     def sync_engine(self, replica: Replica) -> Engine:
         """The replica's sync engine, created on first use."""
         if replica.engine is None:
-            replica.engine = self.database.make_replica_engine(replica.url)
+            replica.engine = self.connections.engine(replica.url)
         return replica.engine
 
     async def close(self) -> None:

@@ -10,11 +10,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 import asyncpg
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
-from pgbe.db.errors import RETRYABLE_SQLSTATES, sqlstate_of, translate
+from pgbe.db.errors import RETRYABLE_SQLSTATES, sqlstate_of, translated
 
 if TYPE_CHECKING:
     from pgbe.db.database import Database
@@ -34,14 +32,13 @@ def atomic(db: Session) -> Iterator[Session]:
     depth = db.info.get(_DEPTH, 0)
     db.info[_DEPTH] = depth + 1
     try:
-        yield db
-        if depth == 0:
-            db.commit()
-    except BaseException as exc:
+        with translated():
+            yield db
+            if depth == 0:
+                db.commit()
+    except BaseException:
         if depth == 0:
             db.rollback()
-        if isinstance(exc, DBAPIError | StaleDataError) and (app_error := translate(exc)) is not None:
-            raise app_error from exc
         raise
     finally:
         db.info[_DEPTH] = depth
@@ -49,18 +46,17 @@ def atomic(db: Session) -> Iterator[Session]:
 
 def commit_or_flush(db: Session) -> None:
     """Commit, or only flush inside an `atomic` block; translate driver errors once."""
+    nested = in_atomic(db)
     try:
-        if in_atomic(db):
-            db.flush()
-        else:
-            db.commit()
-    except (DBAPIError, StaleDataError) as exc:
-        if not in_atomic(db):
+        with translated():
+            if nested:
+                db.flush()
+            else:
+                db.commit()
+    except BaseException:
+        if not nested:
             db.rollback()
-        app_error = translate(exc)
-        if app_error is None:
-            raise
-        raise app_error from exc
+        raise
 
 
 def run_in_transaction(
@@ -105,19 +101,17 @@ async def run_in_transaction_async(
     Other driver errors, and the last retryable one, are raised translated (409 for a conflict).
     """
     attempt = 0
-    while True:
-        try:
-            async with database.acquire() as conn, conn.transaction(isolation=isolation):
-                return await work(conn)
-        except asyncpg.PostgresError as exc:
-            if exc.sqlstate in RETRYABLE_SQLSTATES and attempt < retries:
-                attempt += 1
-                await asyncio.sleep(_pause(backoff, attempt))
-                continue
-            app_error = translate(exc)
-            if app_error is None:
+    with translated():
+        while True:
+            try:
+                async with database.acquire() as conn, conn.transaction(isolation=isolation):
+                    return await work(conn)
+            except asyncpg.PostgresError as exc:
+                if exc.sqlstate in RETRYABLE_SQLSTATES and attempt < retries:
+                    attempt += 1
+                    await asyncio.sleep(_pause(backoff, attempt))
+                    continue
                 raise
-            raise app_error from exc
 
 
 __all__ = ["atomic", "commit_or_flush", "in_atomic", "run_in_transaction", "run_in_transaction_async"]

@@ -59,16 +59,12 @@ class ReadYourWritesMiddleware:
         if scope["type"] != "http" or not self.database.replicas:
             await self.app(scope, receive, send)
             return
-        routing, token = begin_request(request_min_lsn(scope))
+        _, token = begin_request(request_min_lsn(scope))
         is_write = scope["method"] not in SAFE_METHODS
 
         async def send_with_token(message: Message) -> None:
-            if (
-                message["type"] == "http.response.start"
-                and (is_write or routing.write_lsn)
-                and message["status"] < 400
-            ):
-                await self._add_token(message, routing.write_lsn)
+            if is_write and message["type"] == "http.response.start" and message["status"] < 400:
+                await self._add_token(message)
             await send(message)
 
         try:
@@ -76,13 +72,14 @@ class ReadYourWritesMiddleware:
         finally:
             end_request(token)
 
-    async def _add_token(self, message: Message, lsn: str | None) -> None:
-        if lsn is None:
-            try:
-                lsn = await self.database.current_lsn()
-            except Exception as exc:  # the write succeeded; only the token is lost
-                logger.warning("no read-your-writes token: %s: %s", type(exc).__name__, exc)
-                return
+    async def _add_token(self, message: Message) -> None:
+        # Read after the commit, so a replica that has replayed it shows the write; taken inside the
+        # writing statement it would come before the commit record (see docs/scaling.md).
+        try:
+            lsn = await self.database.current_lsn()
+        except Exception as exc:  # the write succeeded; only the token is lost
+            logger.warning("no read-your-writes token: %s: %s", type(exc).__name__, exc)
+            return
         headers = MutableHeaders(scope=message)
         headers.append(LSN_HEADER, lsn)
         headers.append(

@@ -17,13 +17,10 @@ from starlette.responses import Response
 
 from pgbe.auth.guard import guard_values, session_ended
 from pgbe.auth.principal import Principal
-from pgbe.db.errors import translate
 from pgbe.errors import (
-    ConflictError,
     NotFoundError,
     PermissionDeniedError,
     PreconditionFailedError,
-    ValidationError,
 )
 from pgbe.query.keyset import sort_keys
 from pgbe.query.params import ListParams, parse_list_params
@@ -54,35 +51,18 @@ def _parent_not_found(rt: ResourceRuntime, values: Mapping[str, Any]) -> NotFoun
     return NotFoundError(f"{parent.label} {values.get('p0')} not found")
 
 
-def _driver_error(rt: ResourceRuntime, exc: Exception) -> Exception:
-    if isinstance(exc, asyncpg.DataError):  # raised by asyncpg itself while encoding a parameter
-        return ValidationError("A value is out of range or malformed for its column")
-    error = translate(exc)
-    if error is None:
-        return exc
-    if error.field is not None and error.field in rt.field_names:
-        public = rt.field_names[error.field]
-        if isinstance(error, ValidationError):  # a tag list naming a tag that does not exist
-            return ConflictError(f"{public}: some values name no existing row", field=public)
-        error.detail = error.detail.replace(error.field, public)
-        error.field = public
-    return error
-
-
 async def _fetchrow(
     rt: ResourceRuntime, request: Request, compiled: Compiled, values: Mapping[str, Any], *, read: bool
 ) -> asyncpg.Record:
     database = rt.registry.database
     args = compiled.args(values)
-    try:
+    with rt.translation:
         if read:
             position = rt.registry.read_position(request)
             # run_read runs the read again, once, when its connection dies mid-flight
             row = await database.run_read(lambda conn: conn.fetchrow(compiled.sql, *args), min_lsn=position)
         else:
             row = await database.run_write(lambda conn: conn.fetchrow(compiled.sql, *args))
-    except (asyncpg.PostgresError, asyncpg.DataError) as exc:
-        raise _driver_error(rt, exc) from exc
     return row
 
 

@@ -14,6 +14,8 @@ from sqlalchemy.sql import ClauseElement
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
+from pgbe.db.errors import translated
+from pgbe.errors import AppError, ConflictError, ValidationError
 from pgbe.query.computed import Pluck
 from pgbe.query.params import single_includes
 from pgbe.resources.bodies import body_envelope, without_nulls
@@ -55,6 +57,7 @@ class ResourceRuntime:
         self.target = target_of(resource)
         # a constraint error on a link table's column names the body field that set it
         self.field_names = {link.target_column: key for key, link in self.target.links.items()}
+        self.translation = translated(self.public_error)  # one for every request's statement
         self.keys: list[tuple[str, KeyParser]] = [
             (param, key_parser(res, param)) for res, param in resource.chain
         ]
@@ -65,6 +68,17 @@ class ResourceRuntime:
 
     def __repr__(self) -> str:
         return f"<ResourceRuntime {self.resource.path}>"
+
+    def public_error(self, error: AppError) -> AppError:
+        """Name the body field, not the link table's column, in a translated database error."""
+        if error.field is None or error.field not in self.field_names:
+            return error
+        public = self.field_names[error.field]
+        if isinstance(error, ValidationError):  # a tag list naming a tag that does not exist
+            return ConflictError(f"{public}: some values name no existing row", field=public)
+        error.detail = error.detail.replace(error.field, public)
+        error.field = public
+        return error
 
     def statement(self, key: Hashable, build: Callable[[], ClauseElement]) -> Compiled:
         """Return the compiled statement of one shape, compiling it on first use."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,9 +28,11 @@ class ApiClient(httpx.AsyncClient):
 
 @asynccontextmanager
 async def rolled_back_client(app: Any, database: Database) -> AsyncIterator[ApiClient]:
-    """Yield an ApiClient; the database's acquire, acquire_read, run_read and run_write share one transaction.
+    """Yield an ApiClient whose requests all borrow one connection, in a transaction rolled back after.
 
-    Each acquire opens a savepoint, so a request that fails leaves the test's transaction usable.
+    Only `Database.borrow` is replaced, so `run_read`, `run_write` and `acquire` run as in production
+    (retries, read routing marks). Each borrow opens a savepoint, so a request that fails leaves the
+    test's transaction usable.
     """
     # counted like the pools' connections, so request logs show the statements of a test's requests
     conn = await asyncpg.connect(libpq_dsn(database.url), connection_class=CountedConnection)
@@ -41,8 +43,8 @@ async def rolled_back_client(app: Any, database: Database) -> AsyncIterator[ApiC
     counted = counter.wrap(conn)
 
     @asynccontextmanager
-    async def acquire(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        del args, kwargs
+    async def borrow(*, read: bool = False, min_lsn: str | None = None) -> AsyncIterator[Any]:
+        del read, min_lsn
         savepoint = conn.transaction()
         await savepoint.start()
         try:
@@ -52,16 +54,8 @@ async def rolled_back_client(app: Any, database: Database) -> AsyncIterator[ApiC
             raise
         await savepoint.commit()
 
-    async def run_read(work: Callable[[Any], Awaitable[Any]], **kwargs: Any) -> Any:
-        async with acquire(**kwargs) as borrowed:
-            return await work(borrowed)
-
-    entry_points = ("acquire", "acquire_read", "run_read", "run_write")
-    saved = {name: database.__dict__.get(name) for name in entry_points}
-    database.acquire = acquire  # type: ignore[method-assign]
-    database.acquire_read = acquire  # type: ignore[method-assign]
-    database.run_read = run_read  # type: ignore[method-assign]
-    database.run_write = run_read  # type: ignore[method-assign]
+    saved = database.__dict__.get("borrow")  # a client opened inside another one's lifetime
+    database.borrow = borrow  # type: ignore[method-assign]
     client = ApiClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
     client.conn = conn
     client.queries = counter
@@ -69,10 +63,9 @@ async def rolled_back_client(app: Any, database: Database) -> AsyncIterator[ApiC
         yield client
     finally:
         await client.aclose()
-        for name, value in saved.items():
-            if value is None:
-                database.__dict__.pop(name, None)
-            else:
-                setattr(database, name, value)
+        if saved is None:
+            del database.borrow
+        else:
+            database.borrow = saved  # type: ignore[method-assign]
         await outer.rollback()
         await conn.close()

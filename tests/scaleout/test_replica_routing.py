@@ -71,24 +71,24 @@ def request_scope() -> Iterator[None]:
     end_request(token)
 
 
-async def test_acquire_read_with_replica_configured_is_served_by_replica(
+async def test_read_connection_with_replica_configured_is_served_by_replica(
     cluster: Cluster, database: Database
 ) -> None:
-    async with database.acquire_read() as conn:
+    async with database.borrow(read=True) as conn:
         assert await conn.fetchval(PORT) == cluster.replica_port
         assert await conn.fetchval("SELECT pg_is_in_recovery()") is True
     async with database.acquire() as conn:
         assert await conn.fetchval(PORT) == cluster.primary_port
 
 
-async def test_acquire_read_after_write_in_same_request_uses_primary(
+async def test_read_connection_after_write_in_same_request_uses_primary(
     cluster: Cluster, database: Database, request_scope: None
 ) -> None:
-    async with database.acquire_read() as conn:
+    async with database.borrow(read=True) as conn:
         assert await conn.fetchval(PORT) == cluster.replica_port
     async with database.acquire() as conn:
         await conn.execute("INSERT INTO notes VALUES (100, 'sticky') ON CONFLICT DO NOTHING")
-    async with database.acquire_read() as conn:
+    async with database.borrow(read=True) as conn:
         assert await conn.fetchval(PORT) == cluster.primary_port
 
 
@@ -100,27 +100,27 @@ async def test_read_after_write_replay_paused_stale_without_token_fresh_with_tok
         token = await database.current_lsn(conn)
     assert parse_lsn(token) is not None
 
-    async with database.acquire_read() as conn:
+    async with database.borrow(read=True) as conn:
         assert await conn.fetchval(PORT) == paused_replica.replica_port
         assert await conn.fetchval("SELECT body FROM notes WHERE id = 1") is None  # stale
-    async with database.acquire_read(min_lsn=token) as conn:
+    async with database.borrow(read=True, min_lsn=token) as conn:
         assert await conn.fetchval(PORT) == paused_replica.primary_port
         assert await conn.fetchval("SELECT body FROM notes WHERE id = 1") == "written"
 
     paused_replica.set_replay_paused(False)
     paused_replica.wait_replayed()
-    async with database.acquire_read(min_lsn=token) as conn:
+    async with database.borrow(read=True, min_lsn=token) as conn:
         assert await conn.fetchval(PORT) == paused_replica.replica_port
         assert await conn.fetchval("SELECT body FROM notes WHERE id = 1") == "written"
 
 
-async def test_acquire_read_replica_lagging_beyond_bound_uses_primary(
+async def test_read_connection_replica_lagging_beyond_bound_uses_primary(
     cluster: Cluster, notes_db: str
 ) -> None:
     db = make_database(cluster, notes_db, db_replica_max_lag_seconds=0.2)
     try:
         cluster.wait_replayed()
-        async with db.acquire_read() as conn:  # caught up: lag 0, the replica serves
+        async with db.borrow(read=True) as conn:  # caught up: lag 0, the replica serves
             assert await conn.fetchval(PORT) == cluster.replica_port
         cluster.set_replay_paused(True)
         try:
@@ -133,7 +133,7 @@ async def test_acquire_read_replica_lagging_beyond_bound_uses_primary(
                 await asyncio.sleep(0.05)
             assert len(problems) == 1
             assert "lagging" in problems[0]
-            async with db.acquire_read() as conn:
+            async with db.borrow(read=True) as conn:
                 assert await conn.fetchval(PORT) == cluster.primary_port
         finally:
             cluster.set_replay_paused(False)
@@ -141,15 +141,15 @@ async def test_acquire_read_replica_lagging_beyond_bound_uses_primary(
         await db.close()
 
 
-async def test_acquire_read_replica_stopped_falls_back_to_primary_without_error(
+async def test_read_connection_replica_stopped_falls_back_to_primary_without_error(
     cluster: Cluster, database: Database
 ) -> None:
-    async with database.acquire_read() as conn:  # pool now holds a replica connection
+    async with database.borrow(read=True) as conn:  # pool now holds a replica connection
         assert await conn.fetchval(PORT) == cluster.replica_port
     await asyncio.to_thread(cluster.stop_replica)  # the event loop keeps running, as in a server
     try:
         for _ in range(5):
-            async with database.acquire_read() as conn:
+            async with database.borrow(read=True) as conn:
                 assert await conn.fetchval(PORT) == cluster.primary_port
         problems = await database.replica_problems()
         assert len(problems) == 1
@@ -158,19 +158,19 @@ async def test_acquire_read_replica_stopped_falls_back_to_primary_without_error(
         cluster.start_replica()
     cluster.wait_replayed()
     database.replicas.replicas[0].down_until = float("-inf")  # skip the back-off wait
-    async with database.acquire_read() as conn:
+    async with database.borrow(read=True) as conn:
         assert await conn.fetchval(PORT) == cluster.replica_port
     assert await database.replica_problems() == []
 
 
-async def test_acquire_read_replica_hung_skipped_after_connect_timeout(
+async def test_read_connection_replica_hung_skipped_after_connect_timeout(
     cluster: Cluster, notes_db: str
 ) -> None:
     db = make_database(cluster, notes_db, db_replica_connect_timeout=0.5)
     pid = int((cluster.directory / "pg" / "replica" / "postmaster.pid").read_text().split()[0])
     os.kill(pid, signal.SIGSTOP)  # accepts TCP connections, never answers
     try:
-        async with db.acquire_read() as conn:
+        async with db.borrow(read=True) as conn:
             assert await conn.fetchval(PORT) == cluster.primary_port
         assert db.replicas.replicas[0].is_down(time.monotonic())
     finally:
