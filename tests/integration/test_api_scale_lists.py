@@ -386,3 +386,37 @@ async def test_cursor_after_starts_a_walk_at_a_given_row(api: ApiClient, seeded:
     body = (await _get(api, f"/products?sort=-price&limit=2&cursor={cursor}")).json()
     assert _names(body) == ["Epic", "Anvil"]
     await _get(api, f"/products?sort=price&cursor={cursor}", status=422)
+
+
+async def test_routed_path_with_dependencies_pages_counts_and_caches_alike() -> None:
+    """A generated list behind an app dependency is served by the router, not the fast lane."""
+    from fastapi import Depends, FastAPI
+
+    from app.config.database import database
+    from app.config.settings import get_settings
+    from app.models import Category
+    from app.schemas.category import CategoryRead
+    from pgbe.http.problems import install_problem_handlers
+    from pgbe.resources import Resource, register
+    from pgbe.testing.api import rolled_back_client
+
+    seen: list[str] = []
+    routed = FastAPI(dependencies=[Depends(lambda: seen.append("dependency"))])
+    install_problem_handlers(routed)
+    shelves = Resource(
+        Category, read=CategoryRead, path="/shelves", sort=["id", "name"], count="none", max_skip=2
+    )
+    register(routed, shelves, registry=ResourceRegistry(database, get_settings()))
+    async with rolled_back_client(routed, database) as client:
+        for name in ("c", "a", "b", "d"):
+            await client.conn.execute("INSERT INTO categories (name) VALUES ($1)", name)
+        first = await client.get("/shelves?sort=name&limit=3")
+        assert (first.json()["total"], [c["name"] for c in first.json()["items"]]) == (None, ["a", "b", "c"])
+        second = await client.get(_links(first)["next"])
+        assert [c["name"] for c in second.json()["items"]] == ["d"]
+        cached = await client.get(
+            "/shelves?sort=name&limit=3", headers={"If-None-Match": first.headers["etag"]}
+        )
+        assert cached.status_code == 304
+        assert (await client.get("/shelves?skip=3")).status_code == 422
+        assert seen == ["dependency"] * 4
