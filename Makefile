@@ -19,7 +19,7 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy pgbe app && $(BIN)/pgbe db lint
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy pgbe app && $(BIN)/lint-imports --no-cache && $(BIN)/pgbe db lint
 
 migrate: $(STAMP)
 	$(BIN)/pgbe db upgrade

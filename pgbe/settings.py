@@ -120,6 +120,10 @@ class PgbeSettings(BaseSettings):
         default=1024, ge=0, description="Compress responses at least this large (gzip); 0: off."
     )
 
+    # Admin site (pgbe.admin): origins besides the site's own whose pages may post its forms, e.g.
+    # ["https://admin.example.com"] when a proxy changes the Host header it forwards.
+    admin_trusted_origins: list[str] = Field(default_factory=list)
+
     @classmethod
     def settings_customise_sources(
         cls,

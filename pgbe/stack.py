@@ -26,13 +26,17 @@ from typing import TYPE_CHECKING
 
 from starlette.middleware import Middleware
 
+from pgbe.http.compression import compression_middleware
+from pgbe.http.cors import cors_middleware
 from pgbe.http.disconnect import CancelOnDisconnectMiddleware
 from pgbe.http.limits import BodyLimitMiddleware
 from pgbe.http.problems import Problems
 from pgbe.http.replicas import ReadYourWritesMiddleware
-from pgbe.observability.install import compression_middleware, cors_middleware, observability_middleware
+from pgbe.observability.install import configure_process, install_metrics_route, observability_middleware
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from pgbe.auth.service import Auth
     from pgbe.db.database import Database
     from pgbe.settings import PgbeSettings
@@ -81,3 +85,24 @@ def middleware_stack(ctx: AppContext, layers: tuple[Layer, ...] = LAYERS) -> lis
 
 
 __all__ = ["LAYERS", "AppContext", "Layer", "middleware_stack"]
+
+
+def http_middleware(settings: PgbeSettings, database: Database) -> list[Middleware]:
+    """Return the operations layers alone (observability, CORS, compression), outermost first."""
+    stack = [
+        observability_middleware(settings, database),
+        cors_middleware(settings),
+        compression_middleware(settings),
+    ]
+    return [middleware for middleware in stack if middleware is not None]
+
+
+def install_operations(app: FastAPI, *, settings: PgbeSettings, database: Database) -> None:
+    """For an application not made by `create_app`: the process set-up, the operations layers, `/metrics`.
+
+    Call it after every other `add_middleware`, so that its middleware wrap all the others.
+    """
+    configure_process(settings)
+    for middleware in reversed(http_middleware(settings, database)):
+        app.user_middleware.insert(0, middleware)
+    install_metrics_route(app, settings)

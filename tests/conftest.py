@@ -5,4 +5,4 @@ a throwaway embedded one) and gives `db` (a rolled-back Session), `api` (an asyn
 rolled back), `bearer`, `engine`, `database_url`, `test_server` and `scratch_database`.
 """
 
-pytest_plugins = ["pgbe.testing.plugin", "tests.fault_fixtures"]
+pytest_plugins = ["pgbe.testing.plugin", "tests.fault_fixtures", "tests.admin_fixtures"]

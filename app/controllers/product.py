@@ -16,9 +16,14 @@ class ProductController(BaseController[Product, ProductCreate, ProductUpdate]):
         """Initialize with Product model."""
         super().__init__(Product)
 
-    def get_by_category(self, db: Session, category_id: int) -> list[Product]:
-        """Get products by category."""
-        return db.query(self.model).filter(self.model.category_id == category_id).all()
+    def get_by_category(
+        self, db: Session, category_id: int, *, skip: int = 0, limit: int | None = None
+    ) -> list[Product]:
+        """Get products by category: every one, as the guide writes it, or `limit` from `skip` by id."""
+        query = db.query(self.model).filter(self.model.category_id == category_id)
+        if limit is None and not skip:
+            return query.all()
+        return query.order_by(self.model.id).offset(skip).limit(limit).all()
 
 
 product_controller = ProductController()

@@ -11,8 +11,6 @@ from app.schemas.category import CategoryRead
 from app.schemas.tag import TagRead
 from pgbe.schemas import Chars, CreateSchema, Id, Int4, ReadSchema, UpdateSchema
 
-Price = Annotated[int, Field(ge=0)]
-
 
 class ProductCreate(CreateSchema):
     """Fields to create a product; `tag_ids` sets its tags."""

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqladmin import ModelView
-from sqlalchemy import String, Text
+from sqladmin.helpers import get_primary_keys, object_identifier_values
+from sqlalchemy import BigInteger, Integer, Select, SmallInteger, String, Text
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.orm import Mapper, RelationshipDirection
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from wtforms import Form, PasswordField, ValidationError, validators
 
+from pgbe import errors
 from pgbe.auth.passwords import hash_password, password_problems
+from pgbe.db.errors import translated
 from pgbe.naming import label
 from pgbe.writes import writes_for
 
@@ -21,6 +27,8 @@ HASH_COLUMN = "hashed_password"
 HIDDEN = frozenset({HASH_COLUMN})
 MANAGED = frozenset({"id", "created_at", "updated_at", "version"})  # set by the database or the ORM
 TEXT_OPERATORS = frozenset({"eq", "icontains", "contains", "startswith"})
+# The largest value of each integer column type (PostgreSQL refuses a larger one with an error).
+INTEGER_MAX = ((BigInteger, 2**63 - 1), (SmallInteger, 2**15 - 1), (Integer, 2**31 - 1))
 
 
 def _searchable(mapper: Mapper[Any], resource: Any, hidden: frozenset[str]) -> list[str]:
@@ -46,7 +54,49 @@ def _sortable(mapper: Mapper[Any], resource: Any, hidden: frozenset[str]) -> lis
 
 
 class RulesView(ModelView):
-    """A view that writes rows by the model's write rules (`pgbe.writes`), as the API does."""
+    """A view that writes rows by the model's write rules (`pgbe.writes`), as the API does.
+
+    Ids and searches that PostgreSQL could not take (`abc` or 2**40 for an integer key, NUL in a
+    search) are answered 404 and 400 before any statement, instead of a database error's 500. A write
+    the database refuses shows the framework's message (`pgbe.db.errors.translated`), never the
+    driver's, which holds the SQL and its parameters (a password hash among them).
+    """
+
+    async def insert_model(self, request: Request, data: dict[str, Any]) -> Any:
+        """Insert the row; a refusal of the database becomes its framework error."""
+        with database_refusals():
+            return await super().insert_model(request, data)
+
+    async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
+        """Update the row; a refusal of the database becomes its framework error."""
+        with database_refusals():
+            return await super().update_model(request, pk, data)
+
+    async def delete_model(self, request: Request, pk: Any) -> None:
+        """Delete the row; a refusal of the database (still referenced...) becomes its framework error."""
+        with database_refusals():
+            await super().delete_model(request, pk)
+
+    def form_details_query(self, request: Request) -> Select[Any]:
+        """The details page's statement, for an id that can name a row (else 404)."""
+        check_identifier(self.model, request.path_params["pk"])
+        return super().form_details_query(request)
+
+    def form_edit_query(self, request: Request) -> Select[Any]:
+        """The edit page's statement, for an id that can name a row (else 404)."""
+        check_identifier(self.model, request.path_params["pk"])
+        return super().form_edit_query(request)
+
+    async def get_object_for_delete(self, value: Any) -> Any:
+        """The row to delete, for an id that can name a row (else 404)."""
+        check_identifier(self.model, str(value))
+        return await super().get_object_for_delete(value)
+
+    def search_query(self, stmt: Select[Any], term: str) -> Select[Any]:
+        """Search the searchable columns; a term with NUL (which no text value holds) is a 400."""
+        if "\x00" in term:
+            raise HTTPException(status_code=400, detail="A search cannot contain the NUL character.")
+        return super().search_query(stmt, term)
 
     async def on_model_change(
         self, data: dict[str, Any], model: Any, is_created: bool, request: Request
@@ -58,6 +108,38 @@ class RulesView(ModelView):
             changed = await run_in_threadpool(writes.prepare, dict(data), None, create=is_created)
             data.clear()
             data.update(changed)
+
+
+@contextmanager
+def database_refusals() -> Iterator[None]:
+    """Raise a database error as the framework's error, whose message names no SQL and no value."""
+    try:
+        with translated():  # the framework's one translation
+            yield
+    except DBAPIError as exc:  # of no kind it knows: the driver's text would show the statement
+        if isinstance(exc, DataError):  # refused by the driver itself (NUL in text...)
+            raise errors.ValidationError("A value is malformed for its column") from exc
+        raise errors.AppError("The database refused the change") from exc
+
+
+def check_identifier(model: type, identifier: str) -> None:
+    """Raise 404 unless `identifier` (from a URL) can be the primary key of a row of `model`."""
+    if "\x00" in identifier:
+        raise HTTPException(status_code=404)
+    try:
+        values = object_identifier_values(identifier, model)
+    except (ValueError, TypeError, ArithmeticError) as exc:  # "abc" for an integer, a malformed UUID
+        raise HTTPException(status_code=404) from exc
+    for column, value in zip(get_primary_keys(model), values, strict=False):
+        if isinstance(value, int) and not _fits(column.type, value):
+            raise HTTPException(status_code=404)
+
+
+def _fits(column_type: Any, value: int) -> bool:
+    for kind, largest in INTEGER_MAX:
+        if isinstance(column_type, kind):
+            return -largest - 1 <= value <= largest
+    return True
 
 
 class PasswordView(RulesView):

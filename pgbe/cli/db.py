@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Annotated
 
@@ -160,9 +159,3 @@ def ensure_database_ready(project: Project) -> None:
         command.upgrade(config, "head")
     except CommandError as exc:
         fail(f"migrations failed: {exc}")
-
-
-def run_psql(dsn: str, sql: str) -> str:
-    """Run one SQL statement through psql and return its output (for scripts)."""
-    out = subprocess.run(["psql", dsn, "-XAtc", sql], check=True, capture_output=True, text=True)  # noqa: S603, S607
-    return out.stdout

@@ -34,7 +34,7 @@ def run(
     """Start the service (migrations applied first). Example: pgbe run --workers 2"""
     import uvicorn
 
-    from pgbe.observability.processes import prepare_server
+    from pgbe.observability.install import prepare_server
 
     project = Project.find()
     settings = project.settings()

@@ -1,4 +1,4 @@
-"""Read replicas: health and lag of each standby, read-your-writes LSN tokens, request routing context.
+"""Read replicas: the health and lag of each standby, and which one serves a read (in turn).
 
 A replica serves a read only when it is reachable, its lag is within `db_replica_max_lag_seconds` and,
 when the request carries a WAL position (`X-Min-LSN` header or cookie, set after a write), it has

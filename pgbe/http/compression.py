@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from pgbe.settings import PgbeSettings
 
 
 def _accepts_gzip(scope: Scope) -> bool:
@@ -30,3 +36,10 @@ class CompressionMiddleware:
             await self.gzip(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+def compression_middleware(settings: PgbeSettings) -> Middleware | None:
+    """Return the gzip middleware, or None when compression is off."""
+    if not settings.gzip_min_bytes:
+        return None
+    return Middleware(CompressionMiddleware, minimum_size=settings.gzip_min_bytes)

@@ -21,11 +21,6 @@ class RequestContext:
         self.sql_count = 0
         self.sql_seconds = 0.0
 
-    def add_statement(self, seconds: float) -> None:
-        """Count one SQL statement and its duration."""
-        self.sql_count += 1
-        self.sql_seconds += seconds
-
 
 _current: ContextVar[RequestContext | None] = ContextVar("pgbe_request", default=None)
 

@@ -1,40 +1,22 @@
-"""Wire logs, metrics, traces, error reports, CORS and compression into an application from settings."""
+"""Set up logs, metrics, traces and error reports from settings: the process, the supervisor, the layer."""
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 
-from pgbe.http.compression import CompressionMiddleware
 from pgbe.observability import sql
 from pgbe.observability.logs import configure_logging, resolve_format
 from pgbe.observability.middleware import ObservabilityMiddleware
+from pgbe.observability.processes import prepare_multiprocess_dir
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from pgbe.db.database import Database
     from pgbe.settings import PgbeSettings
-
-# Headers a browser may read from a cross-origin response: what the generated routes send.
-EXPOSED_HEADERS = ["ETag", "Location", "Link", "X-Request-ID", "X-Min-LSN", "Retry-After"]
-
-
-def http_middleware(settings: PgbeSettings, database: Database) -> list[Middleware]:
-    """Return pgbe's operations middleware, outermost first: observability, CORS, compression.
-
-    The observability middleware should be the outermost user middleware, so that it sees every
-    request and its final status; CORS and compression apply to every route, generated ones included.
-    `create_app` places each one by name (`pgbe.stack.LAYERS`).
-    """
-    stack = [
-        observability_middleware(settings, database),
-        cors_middleware(settings),
-        compression_middleware(settings),
-    ]
-    return [middleware for middleware in stack if middleware is not None]
 
 
 def observability_middleware(settings: PgbeSettings, database: Database) -> Middleware:
@@ -56,28 +38,6 @@ def observability_middleware(settings: PgbeSettings, database: Database) -> Midd
     )
 
 
-def cors_middleware(settings: PgbeSettings) -> Middleware | None:
-    """Return the CORS middleware of the allowed origins, or None when none is allowed."""
-    if not settings.cors_origins:
-        return None
-    return Middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_credentials=settings.cors_allow_credentials,
-        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"],
-        allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"],
-        expose_headers=EXPOSED_HEADERS,
-        max_age=settings.cors_max_age,
-    )
-
-
-def compression_middleware(settings: PgbeSettings) -> Middleware | None:
-    """Return the gzip middleware, or None when compression is off."""
-    if not settings.gzip_min_bytes:
-        return None
-    return Middleware(CompressionMiddleware, minimum_size=settings.gzip_min_bytes)
-
-
 def configure_process(settings: PgbeSettings) -> None:
     """Set up what belongs to the process: log format and level, SQL counting, Sentry."""
     log_format = resolve_format(settings.log_format, development=settings.is_development)
@@ -94,14 +54,23 @@ def configure_process(settings: PgbeSettings) -> None:
 
 
 def install(app: FastAPI, *, settings: PgbeSettings, database: Database) -> None:
-    """Configure the process and add pgbe's operations middleware (outermost) and `/metrics` to `app`.
+    """Deprecated, kept for one release: `create_app` installs this; else `pgbe.stack.install_operations`."""
+    warnings.warn(
+        "pgbe.observability.install moved to pgbe.stack.install_operations", DeprecationWarning, stacklevel=2
+    )
+    from pgbe.stack import install_operations
 
-    Call it after every other `add_middleware`, so that its middleware wrap all the others.
-    """
-    configure_process(settings)
-    for middleware in reversed(http_middleware(settings, database)):
-        app.user_middleware.insert(0, middleware)
-    install_metrics_route(app, settings)
+    install_operations(app, settings=settings, database=database)
+
+
+def http_middleware(settings: PgbeSettings, database: Database) -> list[Middleware]:
+    """Deprecated, kept for one release: use `pgbe.stack.http_middleware`."""
+    warnings.warn(
+        "pgbe.observability.install.http_middleware moved to pgbe.stack", DeprecationWarning, stacklevel=2
+    )
+    from pgbe.stack import http_middleware as moved
+
+    return moved(settings, database)
 
 
 def install_metrics_route(app: FastAPI, settings: PgbeSettings) -> None:
@@ -111,3 +80,16 @@ def install_metrics_route(app: FastAPI, settings: PgbeSettings) -> None:
 
         endpoint = metrics_endpoint(settings.metrics_token.get_secret_value())
         app.add_route("/metrics", endpoint, methods=["GET"], include_in_schema=False)
+
+
+def prepare_server(settings: PgbeSettings, *, workers: int, host: str) -> None:
+    """Set up the `pgbe run` supervisor: log lines in the workers' format, metrics shared by the workers."""
+    log_format = resolve_format(settings.log_format, development=settings.is_development)
+    configure_logging(log_format, level=settings.log_level, access_log=settings.access_log)
+    if not settings.metrics_enabled:
+        return
+    prepare_multiprocess_dir(workers)  # before prometheus-client is first imported
+    if settings.metrics_port is not None:
+        from pgbe.observability.metrics import serve_metrics
+
+        serve_metrics(settings.metrics_port, host)

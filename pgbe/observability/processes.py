@@ -1,4 +1,4 @@
-"""What `pgbe run` prepares before it starts the workers: the metrics directory, the log format.
+"""What `pgbe run` prepares before it starts the workers: the directory the workers' metrics share.
 
 Kept apart from `metrics` because prometheus-client chooses its storage when it is first imported:
 `PROMETHEUS_MULTIPROC_DIR` must be set before that, in the supervisor, for every worker to inherit.
@@ -11,12 +11,6 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from pgbe.observability.logs import configure_logging, resolve_format
-
-if TYPE_CHECKING:
-    from pgbe.settings import PgbeSettings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -39,16 +33,3 @@ def prepare_multiprocess_dir(workers: int) -> Path | None:
     for stale in path.glob("*.db"):  # samples of an earlier run would be added to this one's
         stale.unlink()
     return path
-
-
-def prepare_server(settings: PgbeSettings, *, workers: int, host: str) -> None:
-    """Set up the supervisor: its log lines in the workers' format, metrics shared by the workers."""
-    log_format = resolve_format(settings.log_format, development=settings.is_development)
-    configure_logging(log_format, level=settings.log_level, access_log=settings.access_log)
-    if not settings.metrics_enabled:
-        return
-    prepare_multiprocess_dir(workers)
-    if settings.metrics_port is not None:
-        from pgbe.observability.metrics import serve_metrics
-
-        serve_metrics(settings.metrics_port, host)

@@ -174,11 +174,6 @@ def value_type(sa_type: TypeEngine[Any]) -> ValueType:
     raise TypeError(f"cannot filter on a column of type {sa_type!r}")
 
 
-def coercer_for(sa_type: TypeEngine[Any]) -> Coercer:
-    """Return the coercion of query-string text to values of `sa_type`; TypeError if unsupported."""
-    return value_type(sa_type).coerce
-
-
 def escape_like(value: str) -> str:
     r"""Escape LIKE wildcards so `value` matches literally (escape character `\`)."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

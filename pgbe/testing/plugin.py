@@ -150,12 +150,21 @@ def db(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-async def api(project: Project) -> AsyncIterator[ApiClient]:
-    """An async HTTP client on the app; its database work is one transaction rolled back after the test.
+async def api(project: Project, request: pytest.FixtureRequest) -> AsyncIterator[ApiClient]:
+    """An async HTTP client on the app; all its database work is one transaction rolled back after the test.
 
-    `api.conn` is that transaction's asyncpg connection, `api.queries` counts the statements run on it.
+    Generated endpoints, `get_db` / `get_read_db` / `get_async_db` routes and the controllers they
+    call share that transaction. `api.conn` is its asyncpg connection, `api.run_sync(work)` runs
+    `work(session)` in it, `api.queries` counts the statements run on it.
     """
     from pgbe.testing.api import rolled_back_client
+
+    if "db" in request.fixturenames:
+        pytest.fail(
+            "a test uses both `api` and `db`: their transactions cannot see each other's rows;"
+            " set up rows with `api.conn` or `await api.run_sync(lambda db: ...)` instead",
+            pytrace=False,
+        )
 
     application = project.load("app", "app.main:app")
     async with rolled_back_client(application, project.database()) as client:

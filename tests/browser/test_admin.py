@@ -114,7 +114,9 @@ def test_admin_login_plain_user_refused_without_session_cookie(server: AppServer
     import httpx
 
     response = httpx.post(
-        f"{server.url}/admin/login", data={"username": "user@example.com", "password": PASSWORD}
+        f"{server.url}/admin/login",
+        data={"username": "user@example.com", "password": PASSWORD},
+        headers={"Origin": server.url},  # what the sign-in page makes a browser send
     )
     assert response.status_code == 400
     assert "pgbe_admin" not in response.cookies

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import httpx
 import psycopg
 import pytest
@@ -11,36 +9,8 @@ import pytest
 from app.config.settings import get_settings
 from pgbe.auth.passwords import verify_password
 from pgbe.project import Project
-from tests.auth_fixtures import PASSWORD, known_hash
-
-ADMIN = ("admin-site@example.com", PASSWORD)
-EMAILS = (ADMIN[0], "new-hire@example.com")
-
-
-@pytest.fixture
-def admin_account(database_url: str) -> Iterator[None]:
-    """An admin user committed to the run's database; every account the tests create is removed after."""
-    with psycopg.connect(database_url) as conn:
-        conn.execute(
-            "INSERT INTO users (email, first_name, last_name, full_name, hashed_password, role)"
-            " VALUES (%s, 'Ada', 'Admin', 'Ada Admin', %s, 'admin')",
-            (ADMIN[0], known_hash(ADMIN[1])),
-        )
-    yield
-    with psycopg.connect(database_url) as conn:
-        conn.execute("DELETE FROM users WHERE email = ANY(%s)", (list(EMAILS),))
-        conn.execute("DELETE FROM login_throttles WHERE key LIKE 'account:%%' OR key LIKE 'client:%%'")
-
-
-@pytest.fixture
-async def admin(project: Project, admin_account: None) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the admin site, signed in as an admin."""
-    app = project.load("app", "app.main:app")
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        response = await client.post("/admin/login", data={"username": ADMIN[0], "password": ADMIN[1]})
-        assert response.status_code in (302, 303), response.text
-        yield client
+from tests.admin_fixtures import ADMIN, EMAILS, admin_client
+from tests.auth_fixtures import known_hash
 
 
 def _form(**fields: str) -> dict[str, str]:
@@ -87,8 +57,7 @@ async def test_admin_create_user_without_a_good_password_is_refused(
 
 
 async def test_admin_sign_in_is_throttled_like_the_api(project: Project, admin_account: None) -> None:
-    app = project.load("app", "app.main:app")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+    async with admin_client(project) as client:
         for _ in range(get_settings().login_max_failures):
             wrong = await client.post(
                 "/admin/login", data={"username": ADMIN[0], "password": "Wrong-Guess-1"}
@@ -107,9 +76,7 @@ async def test_admin_sign_in_refuses_a_plain_user(project: Project, database_url
             (EMAILS[1], known_hash(ADMIN[1])),
         )
     try:
-        app = project.load("app", "app.main:app")
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with admin_client(project) as client:
             response = await client.post("/admin/login", data={"username": EMAILS[1], "password": ADMIN[1]})
             assert response.status_code == 400
     finally:
@@ -192,8 +159,7 @@ async def test_admin_logout_ends_the_session_on_the_server(admin: httpx.AsyncCli
 async def test_admin_session_cookie_is_scoped_to_the_admin_site(
     project: Project, admin_account: None
 ) -> None:
-    app = project.load("app", "app.main:app")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+    async with admin_client(project) as client:
         response = await client.post("/admin/login", data={"username": ADMIN[0], "password": ADMIN[1]})
     set_cookie = response.headers["set-cookie"]
     assert "pgbe_admin=" in set_cookie

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi import Depends, FastAPI
@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.config.database import engine, get_db
+from app.config.settings import get_settings
 from app.main import app
 from app.models import Category, Product
 
@@ -111,3 +112,90 @@ def test_get_db_error_in_endpoint_rolls_back_closes_and_propagates() -> None:
     with engine.connect() as conn:
         stored = conn.execute(Category.__table__.select().where(Category.name == "Never stored")).all()
     assert stored == []
+
+
+@pytest.fixture
+def environment(db: Session) -> Iterator[Callable[[str], None]]:
+    """Return `environment(name)`: the app's `/items/` answers as if ENVIRONMENT were `name`."""
+
+    def choose(name: str) -> None:
+        app.dependency_overrides[get_settings] = lambda: get_settings().model_copy(
+            update={"environment": name}
+        )
+
+    yield choose
+    app.dependency_overrides.pop(get_settings, None)
+
+
+def _products(db: Session, count: int) -> list[int]:
+    products = [Product(name=f"Item {n:03}", price=n) for n in range(count)]
+    db.add_all(products)
+    db.commit()
+    return [p.id for p in products]
+
+
+@pytest.mark.parametrize("name", ["production", "staging", "test"])
+def test_read_items_outside_development_answers_a_bounded_page(
+    client: TestClient, db: Session, environment: Callable[[str], None], name: str
+) -> None:
+    environment(name)
+    default = get_settings().page_default_limit
+    ids = _products(db, default + 3)
+
+    first = client.get("/items/")
+
+    assert first.status_code == 200
+    assert [item["id"] for item in first.json()] == ids[:default]  # bounded, in id order
+    assert first.headers["link"] == f'</items/?skip={default}&limit={default}>; rel="next"'
+    rest = client.get(f"/items/?skip={default}&limit={default}")
+    assert [item["id"] for item in rest.json()] == ids[default:]
+    assert "link" not in rest.headers  # the last page
+    assert client.get(f"/items/?limit={get_settings().page_max_limit + 1}").status_code == 422
+
+
+def test_read_items_link_never_carries_the_requests_host(
+    client: TestClient, db: Session, environment: Callable[[str], None]
+) -> None:
+    environment("production")
+    _products(db, 3)
+    response = client.get("/items/?limit=2", headers={"Host": "evil.example"})
+    assert response.headers["link"] == '</items/?skip=2&limit=2>; rel="next"'
+
+
+def test_read_items_in_development_returns_every_row_as_the_guide_writes_it(
+    client: TestClient, db: Session, environment: Callable[[str], None]
+) -> None:
+    environment("development")
+    ids = _products(db, get_settings().page_max_limit + 1)  # more than any page outside development
+
+    response = client.get("/items/")
+
+    assert response.status_code == 200
+    assert sorted(item["id"] for item in response.json()) == ids
+    assert "link" not in response.headers
+    assert [i["id"] for i in client.get("/items/?limit=2").json()] == ids[:2]  # a page when asked for one
+
+
+def test_products_by_category_outside_development_answers_a_bounded_page(
+    client: TestClient, db: Session, environment: Callable[[str], None]
+) -> None:
+    environment("production")
+    garden = Category(name="Garden")
+    db.add_all([Product(name=f"Rake {n:03}", price=n, category=garden) for n in range(4)])
+    db.add(Product(name="Elsewhere", price=1))
+    db.commit()
+    path = f"/categories/{garden.id}/products/by-controller"
+
+    first = client.get(f"{path}?limit=3")
+
+    assert [p["name"] for p in first.json()] == ["Rake 000", "Rake 001", "Rake 002"]
+    assert first.headers["link"] == f'<{path}?skip=3&limit=3>; rel="next"'
+    last = client.get(f"{path}?skip=3&limit=3")
+    assert [p["name"] for p in last.json()] == ["Rake 003"]
+    assert "link" not in last.headers
+    default = get_settings().page_default_limit
+    db.add_all([Product(name=f"Hoe {n:03}", price=n, category=garden) for n in range(default)])
+    db.commit()
+    assert len(client.get(path).json()) == default  # bounded without asking
+    environment("development")
+    assert len(client.get(path).json()) == default + 4  # every row, as the guide's controller returns them

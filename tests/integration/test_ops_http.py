@@ -12,7 +12,7 @@ import pytest
 import app.main as app_main
 from app.config.database import database
 from app.config.settings import Settings
-from pgbe.observability.install import http_middleware
+from pgbe.stack import http_middleware
 from pgbe.testing.api import ApiClient, rolled_back_client
 
 ORIGIN = "https://shop.example"

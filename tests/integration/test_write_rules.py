@@ -19,9 +19,8 @@ from pgbe.resources import Resource
 from pgbe.schemas import CreateSchema
 from pgbe.testing.api import ApiClient
 from pgbe.writes import writes_for
-from tests.integration.test_admin_users import EMAILS, _form, admin, admin_account
-
-__all__ = ["admin", "admin_account"]
+from tests.admin_fixtures import EMAILS
+from tests.integration.test_admin_users import _form
 
 Bearer = Callable[[int, str], dict[str, str]]
 
@@ -123,3 +122,20 @@ def test_tag_model_without_rules_has_no_hooks() -> None:
     rules = writes_for(Tag)
     assert rules.hook(create=True) is None
     assert rules.hook(create=False) is None
+
+
+async def test_admin_link_to_missing_tag_is_refused_and_writes_nothing(
+    admin: httpx.AsyncClient, database_url: str
+) -> None:
+    # The form's own answer (400 with the field's error), not the API's 409: the choices are the rows
+    # that exist, so an unknown id never reaches the write rules; what matters is that nothing is written.
+    form = {"name": "Admin lamp", "price": "25", "tags": "999999"}
+    try:
+        response = await admin.post("/admin/products/create", data=form)
+        assert response.status_code == 400, response.text
+        assert "Not a valid choice" in response.text
+        with psycopg.connect(database_url) as conn:
+            assert conn.execute("SELECT count(*) FROM products WHERE name = 'Admin lamp'").fetchone() == (0,)
+    finally:
+        with psycopg.connect(database_url) as conn:
+            conn.execute("DELETE FROM products WHERE name = 'Admin lamp'")
