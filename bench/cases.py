@@ -16,6 +16,7 @@ class Case:
     body: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     authenticated: bool = False
+    target: str = "catalogue"  # the application under test (bench.targets)
     # The id used for the one request whose body is compared between pgbe and the floor.
     check_id: int = 4242
 
@@ -62,6 +63,14 @@ CASES: tuple[Case, ...] = (
         body='{"price":{rand}}',
         headers=JSON,
         authenticated=True,
+    ),
+    Case(
+        "E6",
+        "GET 20 Conduit articles, signed in (author, following, favorited, favorites count, tags)",
+        "GET",
+        "/api/articles?limit=20",
+        authenticated=True,
+        target="conduit",
     ),
 )
 

@@ -18,8 +18,9 @@ from pathlib import Path
 from bench import dataset
 from bench.cases import select
 from bench.load import run_wrk
-from bench.run import RESULTS, _env, get_token, log
+from bench.run import RESULTS, log
 from bench.servers import Stack, serve
+from bench.targets import catalogue_env, get_token
 
 
 def summarize(collapsed: Path, *, top: int = 25) -> str:
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     (case,) = select(args.case)
     db = dataset.create()
     try:
-        env = _env(db.url, secrets.token_urlsafe(36), 16)
+        env = catalogue_env(db.url, secrets.token_urlsafe(36), 16)
         with serve(Stack("profile pgbe 1w", "app.main:app", 1, env), log_dir=args.out) as running:
             token, reason = get_token(running.base_url)
             if case.authenticated and token is None:

@@ -22,6 +22,7 @@ from bench.load import LoadResult, ensure_wrk, run_wrk
 from bench.report import RSS_LIMIT_MB, Report, Row
 from bench.servers import RssSampler, Running, Stack, serve
 from bench.sqlcount import StatementCounter
+from bench.targets import CATALOGUE, TARGETS, Target, catalogue_env
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FLOOR = "floor 2w"
@@ -91,41 +92,12 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def get_token(base_url: str) -> tuple[str | None, str]:
-    """Sign the staff user in at /auth/token; return (token, reason when there is none)."""
-    try:
-        response = httpx.post(
-            base_url + "/auth/token",
-            data={"username": dataset.BENCH_EMAIL, "password": dataset.BENCH_PASSWORD},
-            timeout=30,
-        )
-    except httpx.HTTPError as exc:
-        return None, f"/auth/token failed: {exc}"
-    if response.status_code == 404:
-        return None, "no /auth/token endpoint yet (authentication not built)"
-    if response.status_code != 200:
-        return None, f"/auth/token answered {response.status_code}: {response.text[:200]}"
-    token = response.json().get("access_token")
-    return (token, "") if token else (None, "/auth/token returned no access_token")
-
-
-def _env(db_url: str, secret: str, pool_size: int) -> dict[str, str]:
-    return {
-        "ENVIRONMENT": "production",
-        "SECRET_KEY": secret,
-        "DATABASE_URL": db_url,
-        "DB_ASYNC_POOL_SIZE": str(pool_size),
-        "ACCESS_TOKEN_MINUTES": "240",
-        "BENCH_FLOOR_POOL_SIZE": str(pool_size),
-    }
-
-
-def stacks(opts: Options, db_url: str, secret: str) -> list[Stack]:
+def stacks(opts: Options, target: Target, db_url: str, secret: str) -> list[Stack]:
     """The servers to measure, in order: pgbe with each worker count, then the floor."""
-    env = _env(db_url, secret, opts.pool_size)
-    result = [Stack(f"pgbe {w}w", "app.main:app", w, env) for w in opts.workers]
+    env = target.env(db_url, secret, opts.pool_size)
+    result = [Stack(f"pgbe {w}w", target.app, w, env) for w in opts.workers]
     if opts.floor:
-        result.append(Stack(FLOOR, "bench.floor:app", 2, env, ready_path="/health"))
+        result.append(Stack(FLOOR, target.floor, 2, env, ready_path="/health"))
     return result
 
 
@@ -139,26 +111,35 @@ def _runnable(cases: tuple[Case, ...], token: str | None, reason: str, report: R
     return runnable
 
 
-def verify(opts: Options, db: dataset.BenchDatabase, secret: str, report: Report) -> str | None:
+def verify(
+    opts: Options, target: Target, db: dataset.BenchDatabase, secret: str, report: Report
+) -> str | None:
     """Check, before measuring, that pgbe and the floor answer every case alike; return the token."""
-    log("verifying that pgbe and the floor give the same responses")
-    env = _env(db.url, secret, 4)
-    pgbe = Stack("verify pgbe", "app.main:app", 1, env)
-    floor = Stack("verify floor", "bench.floor:app", 1, env, ready_path="/health")
+    log(f"verifying that pgbe and the floor give the same responses ({target.name})")
+    env = target.env(db.url, secret, 4)
+    pgbe = Stack("verify pgbe", target.app, 1, env)
+    floor = Stack("verify floor", target.floor, 1, env, ready_path="/health")
     with serve(pgbe, log_dir=opts.out) as a, serve(floor, log_dir=opts.out) as b:
-        token, reason = get_token(a.base_url)
-        for case in _runnable(opts.cases, token, reason, report):
+        token, reason = target.token(a.base_url, db.url, secret)
+        for case in _runnable(_of(opts, target), token, reason, report):
             problems = compare_responses(
-                a.base_url, b.base_url, case, token, between=lambda: dataset.reset_writes(db.url)
+                a.base_url, b.base_url, case, token, between=lambda: target.reset_writes(db.url)
             )
             if problems:
                 raise SystemExit(f"{case.key}: pgbe and the floor differ:\n" + "\n".join(problems))
             log(f"  {case.key}: same status and body")
-    dataset.reset_writes(db.url)
+    target.reset_writes(db.url)
     return token
 
 
-def count_statements(opts: Options, db: dataset.BenchDatabase, secret: str, report: Report) -> dict[str, str]:
+def _of(opts: Options, target: Target) -> tuple[Case, ...]:
+    """The chosen cases of `target`."""
+    return tuple(c for c in opts.cases if c.target == target.name)
+
+
+def count_statements(
+    opts: Options, target: Target, db: dataset.BenchDatabase, secret: str, report: Report
+) -> dict[str, str]:
     """Send requests one at a time through the counting proxy; return statements per request per case."""
     url = make_url(db.url)
     counter = StatementCounter(url.host or "127.0.0.1", url.port or 5432).start()
@@ -167,24 +148,24 @@ def count_statements(opts: Options, db: dataset.BenchDatabase, secret: str, repo
     token: str | None = None
     reason = ""
     try:
-        for name, app in (("pgbe", "app.main:app"), ("floor", "bench.floor:app")):
+        for name, app in (("pgbe", target.app), ("floor", target.floor)):
             if name == "floor" and not opts.floor:
                 continue
             stack = Stack(
                 f"count {name}",
                 app,
                 1,
-                _env(proxied, secret, 4),
+                target.env(proxied, secret, 4),
                 "/health" if name == "floor" else "/health/live",
             )
             with serve(stack, log_dir=opts.out) as running, httpx.Client(base_url=running.base_url) as client:
                 if name == "pgbe":  # the floor has no sign-in; it accepts pgbe's tokens (same secret)
-                    token, reason = get_token(running.base_url)
-                for case in _runnable(opts.cases, token, reason, report):
+                    token, reason = target.token(running.base_url, db.url, secret)
+                for case in _runnable(_of(opts, target), token, reason, report):
                     counts[f"{case.key} {name}"] = _count_case(
                         client, case, token, counter, opts, report, name
                     )
-            dataset.reset_writes(db.url)
+            target.reset_writes(db.url)
     finally:
         counter.stop()
     return counts
@@ -217,9 +198,9 @@ def _count_case(
 
 
 def _one_run(
-    opts: Options, running: Running, case: Case, headers: dict[str, str]
-) -> tuple[LoadResult, float]:
-    common = {"connections": opts.connections, "threads": opts.threads, "max_id": dataset.PRODUCTS}
+    opts: Options, running: Running, case: Case, headers: dict[str, str], max_id: int
+) -> tuple[LoadResult, float, float]:
+    common = {"connections": opts.connections, "threads": opts.threads, "max_id": max_id}
     if opts.warmup > 0:
         run_wrk(running.base_url, case, headers, seconds=opts.warmup, **common)
     with RssSampler(running) as sampler:
@@ -229,6 +210,7 @@ def _one_run(
 
 def measure(
     opts: Options,
+    target: Target,
     servers: list[Running],
     db: dataset.BenchDatabase,
     token: str | None,
@@ -241,13 +223,13 @@ def measure(
     shared machine over every server instead of charging it to whichever ran during a busy minute.
     """
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    ordered = sorted(_runnable(opts.cases, token, "no access token", report), key=lambda c: c.writes)
+    ordered = sorted(_runnable(_of(opts, target), token, "no access token", report), key=lambda c: c.writes)
     for case in ordered:
         runs: dict[str, list[tuple[LoadResult, float, float]]] = {r.stack.name: [] for r in servers}
         for round_ in range(opts.rounds):
             shift = round_ % len(servers)
             for running in servers[shift:] + servers[:shift]:
-                result, peak, cpu = _one_run(opts, running, case, headers)
+                result, peak, cpu = _one_run(opts, running, case, headers, target.max_id)
                 runs[running.stack.name].append((result, peak, cpu))
                 log(
                     f"  {case.key} {running.stack.name} round {round_ + 1}: {result.rps:,.0f} req/s "
@@ -255,7 +237,7 @@ def measure(
                     f"rss {peak:.0f} MB cpu {cpu / max(1, result.requests) * 1e6:.0f} us/req"
                 )
                 if case.writes:
-                    dataset.reset_writes(db.url)
+                    target.reset_writes(db.url)
         for running in servers:
             stack = running.stack.name
             results = [r for r, _, _ in runs[stack]]
@@ -278,9 +260,9 @@ def measure(
 
 def soak(opts: Options, db: dataset.BenchDatabase, secret: str, report: Report) -> None:
     """Run E2 on pgbe with 2 workers for `opts.soak` seconds and compare early and late memory."""
-    case = next((c for c in opts.cases if c.key == "E2"), opts.cases[0])
+    case = next((c for c in opts.cases if c.key == "E2"), _of(opts, CATALOGUE)[0])
     log(f"soak: {case.key} on pgbe 2w for {opts.soak:.0f}s")
-    stack = Stack("soak pgbe 2w", "app.main:app", 2, _env(db.url, secret, opts.pool_size))
+    stack = Stack("soak pgbe 2w", CATALOGUE.app, 2, catalogue_env(db.url, secret, opts.pool_size))
     with serve(stack, log_dir=opts.out) as running, RssSampler(running, interval=1.0) as sampler:
         common = {"connections": opts.connections, "threads": opts.threads, "max_id": dataset.PRODUCTS}
         result = run_wrk(running.base_url, case, {}, seconds=opts.soak, **common)
@@ -303,42 +285,34 @@ def soak(opts: Options, db: dataset.BenchDatabase, secret: str, report: Report) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Create the database, verify, count, measure, report; always drop the database."""
+    """For each application: create its database, verify, count, measure; always drop the database."""
     opts = parse_args(argv)
     ensure_wrk()
-    log("creating and loading the benchmark database")
-    db = dataset.create()
-    log(f"database on {db.where}")
     secret = secrets.token_urlsafe(36)
+    targets = [t for t in TARGETS.values() if _of(opts, t)]
     report = Report(
         settings={
-            "database server": db.where,
+            "database server": dataset.choose_server()[2],
             "duration per case and round (s)": opts.duration,
             "rounds (interleaved, order rotated)": opts.rounds,
             "warm-up per case (s)": opts.warmup,
             "wrk connections / threads": f"{opts.connections} / {opts.threads}",
             "asyncpg pool per worker": opts.pool_size,
-            "data": f"{dataset.CATEGORIES} categories, {dataset.PRODUCTS} products, {dataset.TAGS} tags, "
-            f"{dataset.TAGS_PER_PRODUCT} tags per product",
+            "data": "; ".join(t.data for t in targets),
             "cpus": os.cpu_count(),
             "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         }
     )
-    try:
-        token = verify(opts, db, secret, report) if opts.floor else None
-        counts = count_statements(opts, db, secret, report)
-        with ExitStack() as running:
-            servers = [
-                running.enter_context(serve(s, log_dir=opts.out)) for s in stacks(opts, db.url, secret)
-            ]
-            log("measuring " + ", ".join(r.stack.name for r in servers))
-            if token is None:
-                token, _ = get_token(servers[0].base_url)
-            measure(opts, servers, db, token, report, counts)
-        if opts.soak > 0:
-            soak(opts, db, secret, report)
-    finally:
-        db.drop()
+    for target in targets:
+        log(f"creating and loading the benchmark database of {target.name}")
+        db = target.create()
+        log(f"database on {db.where}")
+        try:
+            _run_target(opts, target, db, secret, report)
+            if target is CATALOGUE and opts.soak > 0:
+                soak(opts, db, secret, report)
+        finally:
+            db.drop()
     if opts.floor:
         report.add_ratios(FLOOR)
     print()
@@ -348,8 +322,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nRSS over {RSS_LIMIT_MB:.0f} MB: " + ", ".join(f"{r.case} {r.stack}" for r in over))
     for path in report.write(opts.out):
         print(f"wrote {path}")
-    del token
     return 0
+
+
+def _run_target(
+    opts: Options, target: Target, db: dataset.BenchDatabase, secret: str, report: Report
+) -> None:
+    """Verify, count and measure the chosen cases of one application on its database."""
+    token = verify(opts, target, db, secret, report) if opts.floor else None
+    counts = count_statements(opts, target, db, secret, report)
+    with ExitStack() as running:
+        servers = [
+            running.enter_context(serve(s, log_dir=opts.out)) for s in stacks(opts, target, db.url, secret)
+        ]
+        log("measuring " + ", ".join(r.stack.name for r in servers))
+        if token is None:
+            token, _ = target.token(servers[0].base_url, db.url, secret)
+        measure(opts, target, servers, db, token, report, counts)
 
 
 if __name__ == "__main__":

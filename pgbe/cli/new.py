@@ -93,7 +93,7 @@ def new_resource(
         list[str],
         typer.Argument(
             help="name:type[:options]; types: str[:length], text, int, bool, float, date, datetime, "
-            "fk:<table>; options: optional, unique, index"
+            "fk:<table>, m2m:<table>; options: optional, unique, index, lookup"
         ),
     ],
     migrate: Annotated[
@@ -102,7 +102,7 @@ def new_resource(
 ) -> None:
     """Add a resource: model, schemas, controller, REST declaration, tests and its migration.
 
-    Example: pgbe new resource Article title:str:200 body:text published:bool author:fk:users
+    Example: pgbe new resource Article title:str:200 slug:str:lookup author:fk:users tags:m2m:tags
     """
     import importlib
 

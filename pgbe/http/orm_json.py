@@ -16,5 +16,10 @@ def _encode(obj: Any) -> dict[str, Any]:
 
 
 def register_orm_encoder(base: type) -> None:
-    """Teach FastAPI's encoder to turn instances of `base` into dicts of their column values."""
-    encoders.encoders_by_class_tuples[_encode] = (base,)
+    """Teach FastAPI's encoder to turn instances of `base` into dicts of their column values.
+
+    Bases add up: two applications in one process (each with its own models) both keep theirs.
+    """
+    known = encoders.encoders_by_class_tuples.get(_encode, ())
+    if base not in known:
+        encoders.encoders_by_class_tuples[_encode] = (*known, base)

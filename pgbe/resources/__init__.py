@@ -1,9 +1,19 @@
 """Generated REST resources: declared in a few lines, answered with one SQL statement per request."""
 
+from pgbe.resources.declarations import Caller
 from pgbe.resources.permissions import Permissions
 from pgbe.resources.registry import ResourceRegistry
 from pgbe.resources.resource import Resource
 from pgbe.resources.routes import Page, install, register
 from pgbe.resources.runtime import ResourceRuntime
 
-__all__ = ["Page", "Permissions", "Resource", "ResourceRegistry", "ResourceRuntime", "install", "register"]
+__all__ = [
+    "Caller",
+    "Page",
+    "Permissions",
+    "Resource",
+    "ResourceRegistry",
+    "ResourceRuntime",
+    "install",
+    "register",
+]

@@ -20,6 +20,7 @@ from pgbe.errors import ValidationError
 
 _MAC_BYTES = 16
 MAX_CURSOR_LENGTH = 4096
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"  # base64url without padding
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,4 +94,4 @@ class CursorSigner:
         return Cursor(tuple(values), bool(backward))
 
 
-__all__ = ["MAX_CURSOR_LENGTH", "Cursor", "CursorSigner", "cursor_error"]
+__all__ = ["CURSOR_PATTERN", "MAX_CURSOR_LENGTH", "Cursor", "CursorSigner", "cursor_error"]

@@ -10,6 +10,18 @@ from pgbe.query.computed import CallerIn, Computed
 
 
 @dataclass(frozen=True, slots=True)
+class Caller:
+    """`lookup=Caller()`: the one item is the caller's own row, at the resource's path (`GET /user`).
+
+    The row is the one whose `column` (the primary key by default; any unique column, such as a
+    profile's `user_id`) is the signed-in caller's user id. There is no path key, no list and no
+    create; anonymous callers get 401, whatever the permissions say.
+    """
+
+    column: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Envelope:
     """The keys around a resource's JSON; the default is today's shape.
 

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pgbe.auth.guard import guard_values, session_ended
+from pgbe.auth.permissions import authenticated
 from pgbe.auth.principal import Principal
 from pgbe.errors import (
     NotFoundError,
@@ -98,11 +99,16 @@ async def _caller(
 ) -> tuple[Principal | None, dict[str, Any], Access]:
     """Resolve and check the caller; return the statement's values (path keys included) and access."""
     principal = await rt.registry.principal(request)
+    if rt.resource.caller_item:
+        authenticated(principal)  # the caller's own row: there is none without a caller
     permission(principal)
     values, access = caller_values(rt.resource, principal, permission)
     if principal is not None:
         values.update(guard_values(principal))
     values.update(rt.path_values(request))
+    if rt.resource.caller_item:
+        assert principal is not None
+        values["key"] = principal.user_id
     return principal, values, access
 
 
@@ -173,8 +179,8 @@ def cursor_after(
     params = parse_list_params(
         res.spec,
         QueryParams(query).multi_items(),
-        default_limit=rt.registry.default_limit,
-        max_limit=rt.registry.max_limit,
+        default_limit=rt.default_limit,
+        max_limit=rt.max_limit,
         default_sort=res.default_sort,
         ignore_unknown=res.ignore_unknown,
     )
@@ -191,8 +197,8 @@ async def _page(rt: ResourceRuntime, request: Request, permission: Any, view: Vi
     params = parse_list_params(
         res.spec,
         request.query_params.multi_items(),
-        default_limit=registry.default_limit,
-        max_limit=registry.max_limit,
+        default_limit=rt.default_limit,
+        max_limit=rt.max_limit,
         default_sort=res.default_sort,
         ignore_unknown=res.ignore_unknown,
         max_skip=res.max_skip if res.max_skip is not None else registry.max_skip,
@@ -358,7 +364,9 @@ async def create_row(rt: ResourceRuntime, request: Request) -> Response:
     data, links = res.writes.split(data, rt.links_of(schema))
     _set_owner(rt, data, principal)
     res.writes.fill_defaults(data)
-    key = ("create", tuple(sorted(data)), tuple(sorted(links)), access.parents)
+    # the whole access: a statement compiled for an anonymous caller has no session check, and one
+    # compiled for a signed-in caller refuses every row when its guard parameters are NULL
+    key = ("create", tuple(sorted(data)), tuple(sorted(links)), access)
     compiled = _write_statement(rt, key, data, lambda: insert_row(rt.target, data, links, access))
     body, key, version, session = await _fetchrow(
         rt, request, compiled, _write_values(values, data, links), read=False

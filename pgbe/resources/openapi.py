@@ -23,7 +23,7 @@ from pgbe.query.params import INT4_MAX
 from pgbe.query.spec import QuerySpec
 from pgbe.query.values import NO_NUL, value_type
 from pgbe.resources.counts import CountStrategy
-from pgbe.resources.cursors import MAX_CURSOR_LENGTH
+from pgbe.resources.cursors import CURSOR_PATTERN, MAX_CURSOR_LENGTH
 
 if TYPE_CHECKING:
     from pgbe.resources.resource import Resource
@@ -166,6 +166,7 @@ def list_params(
                 Query(
                     alias=spec.public_name("cursor"),
                     max_length=MAX_CURSOR_LENGTH,
+                    pattern=CURSOR_PATTERN,
                     description=(
                         "Keyset pagination: the `next` or `prev` cursor of a page of this same list"
                         " (same sort and filters); not with `skip`"

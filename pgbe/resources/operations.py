@@ -111,7 +111,7 @@ def _examples(rt: ResourceRuntime) -> dict[str, Any]:
         (envelope.total, 1),
         (envelope.total_kind if envelope.total is not None else None, "exact"),
         (envelope.skip, 0),
-        (envelope.limit, rt.registry.default_limit),
+        (envelope.limit, rt.default_limit),
         (envelope.next, None),
         (envelope.prev, None),
     )
@@ -133,16 +133,18 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
     Each operation's name is unique in the resource: with the table it makes the stable OpenAPI
     operation id (`posts.list`, `posts.like`, `posts.unlike`, `posts.feed`).
     """
-    res, registry = rt.resource, rt.registry
+    res = rt.resource
     spec, perms = res.spec, res.permissions
     plural = res.model.__table__.name
     kind = "".join(part.capitalize() for part in plural.split("_"))  # names the sort/include enums
     scoped = res.owner_field is not None
-    limits = {"default_limit": registry.default_limit, "max_limit": registry.max_limit}
+    limits = {"default_limit": rt.default_limit, "max_limit": rt.max_limit}
     outer = openapi.collection_params(res)
     keys = openapi.path_params(res)
     collection, items = _claims(rt, item=False), _claims(rt, item=True)
-    by = "id" if res.lookup.primary_key else res.lookup_param
+    # the item's words: `one of articles` (by slug), or the caller's own row
+    one_of = f"the caller's own {res.label.lower()}" if res.caller_item else f"one of {plural}"
+    by = "" if res.caller_item else " by " + ("id" if res.lookup.primary_key else res.lookup_param)
     one, page = item_model(rt), page_model(rt)
     example = _examples(rt)
     etag = {"ETag": openapi.ETAG}
@@ -220,7 +222,7 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
             endpoints.get_row,
             (
                 f"get_{plural}",
-                f"Get one of {plural} by {by}.",
+                f"Get {one_of}{by}.",
                 [*keys, *openapi.include_param(spec, name=kind), openapi.IF_NONE_MATCH],
             ),
             permission=perms.read,
@@ -244,7 +246,7 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
                 endpoints.update_row_handler,
                 (
                     f"update_{plural}" + (f"_{method.lower()}" if i else ""),
-                    f"Change some fields of one of {plural}." + note,
+                    f"Change some fields of {one_of}." + note,
                     [*keys, openapi.IF_MATCH, body],
                 ),
                 permission=perms.update,
@@ -261,7 +263,7 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
             res.item_path,
             "DELETE",
             endpoints.delete_row_handler,
-            (f"delete_{plural}", f"Delete one of {plural}.", [*keys, openapi.IF_MATCH]),
+            (f"delete_{plural}", f"Delete {one_of}.", [*keys, openapi.IF_MATCH]),
             permission=perms.delete,
             claims=items,
             scoped=scoped,
@@ -278,9 +280,9 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
             name = verb if adding else f"un{verb}"
             what = (
                 f"{'Add the caller to' if adding else 'Take the caller out of'} the {action.link}"
-                f" of one of {plural}."
+                f" of {one_of}."
                 if action.link is not None
-                else f"{action.name.capitalize()} one of {plural}."
+                else f"{action.name.capitalize()} {one_of}."
             )
             add(
                 name,

@@ -21,13 +21,15 @@ from pgbe.query.computed import CallerIn, Computed
 from pgbe.query.params import parse_sort
 from pgbe.query.spec import QuerySpec
 from pgbe.resources.counts import STRATEGIES, CountStrategy
-from pgbe.resources.declarations import DEFAULT_ENVELOPE, Action, Envelope, View
+from pgbe.resources.declarations import DEFAULT_ENVELOPE, Action, Caller, Envelope, View
 from pgbe.resources.json_sql import check_read_schema
 from pgbe.resources.permissions import Permissions
 from pgbe.writes import ModelWrites, writes_for
 
 SchemaChooser = Callable[[Principal | None], type[Schema]]
 OPERATIONS = ("list", "get", "create", "update", "delete")
+ITEM_OPERATIONS = ("get", "update", "delete")
+MAX_PAGE_LIMIT = 10_000  # the most rows any list answers at once, whatever a resource declares
 
 
 class Resource:
@@ -36,7 +38,8 @@ class Resource:
     What is exposed: `read` (the JSON of a row), `create` / `update` (the bodies), `operations` (any
     of list, get, create, update, delete; what is left out answers 405) and `update_methods` (PATCH,
     PUT or both). Items are addressed by `lookup`, the primary key or any unique column
-    (`lookup="slug"`). `parent=articles` nests the resource under its parent's items
+    (`lookup="slug"`), or are the caller's own row at the resource's path (`lookup=Caller()`:
+    `GET /user`, no key, 401 anonymous). `parent=articles` nests the resource under its parent's items
     (`/articles/{slug}/comments`): the parent is found in the same statement (404 when it is missing
     or not visible) and sets the parent key of created rows.
 
@@ -44,7 +47,9 @@ class Resource:
     field) to its operators; `sort` and `includes` list sortable fields and embeddable relationships;
     `aliases` renames query parameters (`{"offset": "skip", "tag": "tags.name"}`); `default_sort`
     orders a list without `sort`; `unknown_params="ignore"` skips parameters it does not know instead
-    of answering 422; `views` add lists with a condition on the caller at their own path. Every name
+    of answering 422; `views` add lists with a condition on the caller at their own path;
+    `default_limit` / `max_limit` set this resource's page size (by default the settings'; at most
+    MAX_PAGE_LIMIT, so a small table can be listed whole but no list is unbounded). Every name
     is checked against the model and the Read schema, so a column the Read schema does not show (a
     password hash) can never be filtered or sorted on. `count` is the default count strategy of the
     lists and `max_skip` their deepest offset (else the `PAGE_COUNT` and `PAGE_MAX_SKIP` settings);
@@ -67,7 +72,7 @@ class Resource:
         create: type[Schema] | None = None,
         update: type[Schema] | None = None,
         path: str | None = None,
-        lookup: str | None = None,
+        lookup: str | Caller | None = None,
         parent: Resource | None = None,
         parent_field: str | None = None,
         filters: Mapping[str, Iterable[str]] | None = None,
@@ -77,6 +82,8 @@ class Resource:
         aliases: Mapping[str, str] | None = None,
         default_sort: str | None = None,
         unknown_params: Literal["refuse", "ignore"] = "refuse",
+        default_limit: int | None = None,
+        max_limit: int | None = None,
         envelope: Envelope | None = None,
         permissions: Permissions | None = None,
         owner_field: str | None = None,
@@ -123,10 +130,12 @@ class Resource:
         for name in (owner_field, created_by):
             if name is not None and name not in self.mapper.columns:
                 raise ValueError(f"{name!r} is not a column of {model.__name__}")
-        self.lookup: Column[Any] = self._lookup(lookup)
+        self.caller_item = isinstance(lookup, Caller)
+        self.lookup: Column[Any] = self._lookup(lookup.column if isinstance(lookup, Caller) else lookup)
         self.parent = parent
         self.parent_relationship = self._parent(parent, parent_field)
         self.operations = self._operations(operations)
+        self.default_limit, self.max_limit = _page_limits(default_limit, max_limit)
         self.update_methods = tuple(dict.fromkeys(m.upper() for m in update_methods))
         if not self.update_methods or set(self.update_methods) - {"PATCH", "PUT"}:
             raise ValueError(f"update_methods {update_methods!r}: PATCH, PUT or both")
@@ -160,7 +169,12 @@ class Resource:
 
     @property
     def chain(self) -> list[tuple[Resource, str]]:
-        """Every resource from the outermost parent to this one, with the path parameter of its items."""
+        """Every resource from the outermost parent to this one, with the path parameter of its items.
+
+        Empty for the caller's own row (`lookup=Caller()`): its item has no key in the path.
+        """
+        if self.caller_item:
+            return []
         outer = self.parent.chain if self.parent is not None else []
         taken = {param for _, param in outer}
         own = self.lookup.key or self.lookup.name
@@ -177,7 +191,9 @@ class Resource:
 
     @property
     def item_path(self) -> str:
-        """The path of one item: `/articles/{slug}`."""
+        """The path of one item: `/articles/{slug}` (the resource's path for the caller's own row)."""
+        if self.caller_item:
+            return self.path
         return f"{self.path}/{{{self.chain[-1][1]}}}"
 
     @property
@@ -220,6 +236,10 @@ class Resource:
             if field is not None:
                 raise ValueError("parent_field without parent")
             return None
+        if self.caller_item or parent.caller_item:
+            raise ValueError(
+                f"{self.model.__name__}: the caller's own row (lookup=Caller()) cannot be nested"
+            )
         candidates = [
             rel
             for rel in self.mapper.relationships
@@ -249,12 +269,23 @@ class Resource:
     def _operations(self, operations: Iterable[str]) -> tuple[str, ...]:
         """The operations offered; by default every one whose schema is given."""
         asked = tuple(dict.fromkeys(operations))
+        default = asked == OPERATIONS
         unknown = set(asked) - set(OPERATIONS)
         if unknown:
             raise ValueError(f"operations {sorted(unknown)}: choose from {', '.join(OPERATIONS)}")
+        if self.caller_item:
+            collection = [op for op in asked if op not in ITEM_OPERATIONS]
+            if collection and not default:
+                raise ValueError(
+                    f"operations {collection}: the caller's own row (lookup=Caller()) has no list"
+                )
+            # deleting one's own row (an account) is offered only when asked for
+            asked = ("get", "update") if default else asked
+            if self.views:
+                raise ValueError("views: the caller's own row (lookup=Caller()) has no list")
         schemas = {"create": self.create_schema, "update": self.update_schema}
         missing = [op for op in asked if op in schemas and schemas[op] is None]
-        if missing and asked != OPERATIONS:
+        if missing and not default:
             raise ValueError(f"operations {missing} need a {missing[0]} schema")
         return tuple(op for op in asked if op not in missing)
 
@@ -283,3 +314,13 @@ class Resource:
             for column in action.values or {}:
                 if column not in self.mapper.columns:
                     raise ValueError(f"action {action.name!r}: {column!r} is not a column")
+
+
+def _page_limits(default: int | None, most: int | None) -> tuple[int | None, int | None]:
+    """Check a resource's own page sizes: 1 to MAX_PAGE_LIMIT, the default within the maximum."""
+    for name, value in (("default_limit", default), ("max_limit", most)):
+        if value is not None and not 1 <= value <= MAX_PAGE_LIMIT:
+            raise ValueError(f"{name} {value}: between 1 and {MAX_PAGE_LIMIT}")
+    if default is not None and most is not None and default > most:
+        raise ValueError(f"default_limit {default} is above max_limit {most}")
+    return default, most

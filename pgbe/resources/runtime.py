@@ -58,6 +58,9 @@ class ResourceRuntime:
         # a constraint error on a link table's column names the body field that set it
         self.field_names = {link.target_column: key for key, link in self.target.links.items()}
         self.translation = translated(self.public_error)  # one for every request's statement
+        # a resource's own page sizes, else the settings'; a default above the settings' maximum raises it
+        self.max_limit: int = resource.max_limit or max(registry.max_limit, resource.default_limit or 0)
+        self.default_limit: int = resource.default_limit or min(registry.default_limit, self.max_limit)
         self.keys: list[tuple[str, KeyParser]] = [
             (param, key_parser(res, param)) for res, param in resource.chain
         ]

@@ -112,11 +112,22 @@ def _link_ctes(t: Target, row: Any, links: Mapping[str, Sequence[Any]], *, repla
 
 
 def _link_overrides(t: Target, links: Mapping[str, Sequence[Any]]) -> dict[str, ColumnElement[Any]]:
-    """The JSON of fields that show a link the statement sets: the given values, sorted, each once."""
+    """The JSON of fields that show a link the statement sets: the given values, sorted, each once.
+
+    The statement's own snapshot does not see the link rows it writes, so a field showing the column
+    the link is matched on (`tag_ids` by id, `tagList` by name) is answered from the values sent.
+    """
     found: dict[str, ColumnElement[Any]] = {}
     for field in read_plan(t.mapper, t.read, t.resource.computed):
         marker = field.computed
-        if isinstance(marker, Pluck) and field.name in links and not t.links[field.name].by_primary_key:
+        link = t.links.get(field.name)
+        if (
+            isinstance(marker, Pluck)
+            and field.name in links
+            and link is not None
+            and link.relationship.key == marker.relationship
+            and link.by == marker.column
+        ):
             values = select(func.unnest(_param(t.links[field.name])).label("v")).distinct().subquery()
             agg = func.json_agg(aggregate_order_by(values.c.v, values.c.v))
             found[field.name] = select(func.coalesce(agg, _EMPTY_ARRAY)).scalar_subquery()

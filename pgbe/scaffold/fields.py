@@ -8,8 +8,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.dialects.postgresql.base import RESERVED_WORDS
 
-KINDS = ("str", "text", "int", "bool", "float", "date", "datetime", "fk")
-FLAGS = ("optional", "unique", "index")
+from pgbe.naming import singularize
+
+KINDS = ("str", "text", "int", "bool", "float", "date", "datetime", "fk", "m2m")
+FLAGS = ("optional", "unique", "index", "lookup")
+LOOKUP_KINDS = ("str", "int")
 DEFAULT_STR_LENGTH = 200
 # Names the base model, SQLAlchemy or the generated code already use.
 TAKEN = frozenset(
@@ -36,11 +39,21 @@ class FieldSpec:
     optional: bool = False
     unique: bool = False
     index: bool = False
+    lookup: bool = False
 
     @property
     def column(self) -> str:
-        """The column name (`author` -> `author_id` for a foreign key)."""
-        return f"{self.name}_id" if self.kind == "fk" else self.name
+        """The body field: `author` -> `author_id` for a foreign key, `tags` -> `tag_ids` for a link."""
+        if self.kind == "fk":
+            return f"{self.name}_id"
+        if self.kind == "m2m":
+            return f"{singularize(self.name)}_ids"
+        return self.name
+
+    @property
+    def references(self) -> bool:
+        """Whether the field refers to rows of another table (a foreign key or a many-to-many link)."""
+        return self.kind in ("fk", "m2m")
 
 
 def check_python_name(name: str, what: str) -> None:
@@ -69,7 +82,7 @@ def check_class_name(name: str) -> None:
 
 
 def parse_field(spec: str) -> FieldSpec:
-    """Parse `title:str:200`, `body:text:optional`, `author:fk:users`, `published:bool`."""
+    """Parse `title:str:200`, `slug:str:lookup`, `author:fk:users`, `tags:m2m:tags`, `published:bool`."""
     name, _, rest = spec.partition(":")
     kind, _, options_text = rest.partition(":")
     options = [o for o in options_text.split(":") if o] if options_text else []
@@ -86,15 +99,28 @@ def parse_field(spec: str) -> FieldSpec:
             length = int(options.pop(0))
             if not 1 <= length <= 10_000:
                 raise ScaffoldError(f"field {spec!r}: length must be between 1 and 10000")
-    if kind == "fk":
+    if kind in ("fk", "m2m"):
         if not options:
-            raise ScaffoldError(f"field {spec!r}: a foreign key names its table, e.g. author:fk:users")
+            example = "author:fk:users" if kind == "fk" else "tags:m2m:tags"
+            raise ScaffoldError(f"field {spec!r}: a reference names its table, e.g. {example}")
         target = options.pop(0)
     unknown = [o for o in options if o not in FLAGS]
     if unknown:
         raise ScaffoldError(f"field {spec!r}: unknown option {unknown[0]!r}; options: {', '.join(FLAGS)}")
+    if kind == "m2m" and options:
+        raise ScaffoldError(f"field {spec!r}: a many-to-many link takes no option (it may be empty)")
+    lookup = "lookup" in options
+    if lookup and (kind not in LOOKUP_KINDS or "optional" in options):
+        raise ScaffoldError(f"field {spec!r}: a lookup is a required {' or '.join(LOOKUP_KINDS)} column")
     field = FieldSpec(
-        name, kind, length, target, "optional" in options, "unique" in options, "index" in options
+        name,
+        kind,
+        length,
+        target,
+        optional="optional" in options,
+        unique="unique" in options or lookup,  # a lookup column is unique
+        index="index" in options,
+        lookup=lookup,
     )
     if field.column in TAKEN or name in TAKEN:
         raise ScaffoldError(f"field {name!r} is taken: every model already has {', '.join(sorted(TAKEN))}")
@@ -110,6 +136,9 @@ def parse_fields(specs: list[str]) -> list[FieldSpec]:
             if name in seen:
                 raise ScaffoldError(f"field {name!r} is given twice")
             seen.add(name)
-    if not any(f.kind != "fk" for f in fields):
-        raise ScaffoldError("give at least one field that is not a foreign key, e.g. title:str")
+    if not any(not f.references for f in fields):
+        raise ScaffoldError("give at least one field that is not a reference, e.g. title:str")
+    lookups = [f.name for f in fields if f.lookup]
+    if len(lookups) > 1:
+        raise ScaffoldError(f"one lookup column per resource: {', '.join(lookups)}")
     return fields

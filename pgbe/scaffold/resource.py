@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import subprocess
 import sys
-import uuid
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, Table
+from sqlalchemy import MetaData
 
-from pgbe.naming import label, snake_case, table_name
+from pgbe.naming import label, singularize, snake_case, table_name
 from pgbe.scaffold.fields import (
     FieldSpec,
     ScaffoldError,
@@ -34,6 +32,7 @@ _TYPES: dict[str, tuple[str, str, str]] = {
     "date": ("Date", "date", "date"),
     "datetime": ("DateTime(timezone=True)", "datetime", "AwareDatetime"),
     "fk": ("Integer", "int", "Id"),
+    "m2m": ("", "list[int]", "Annotated[list[Id], Field(max_length=100)]"),
 }
 _FILTERS = {
     "str": ["eq", "icontains", "startswith"],
@@ -58,6 +57,8 @@ _SAMPLES: dict[str, tuple[object, object]] = {  # kind -> (value in the create b
 
 def _sample(field: FieldSpec, which: int) -> str:
     """The Python source of a sample value of `field` (0: to create, 1: to update), within its length."""
+    if field.lookup and field.kind == "str":  # a path segment: no spaces
+        return json.dumps(f"sample-{field.name.replace('_', '-')}-{which}"[: field.length])
     value = _SAMPLES[field.kind][which]
     if isinstance(value, str):
         text = value.format(name=field.name.replace("_", " "))[: field.length]
@@ -71,8 +72,16 @@ class ResourcePlan:
 
     name: str
     fields: list[FieldSpec]
-    targets: dict[str, tuple[str, str]]  # fk table -> (class name, module) of the referenced model
-    inserts: dict[str, str]  # fk table -> test code inserting a row and returning its id
+    targets: dict[str, tuple[str, str]]  # referenced table -> (class name, module) of its model
+
+    @property
+    def lookup(self) -> FieldSpec | None:
+        """The field items are addressed by (`/articles/{slug}`), when not the id."""
+        return next((f for f in self.fields if f.lookup), None)
+
+    def link_table(self, field: FieldSpec) -> str:
+        """The association table of a many-to-many field: `article_tags`."""
+        return f"{self.module}_{field.name}"
 
     @property
     def module(self) -> str:
@@ -115,7 +124,6 @@ def plan_resource(name: str, fields: list[FieldSpec], base: Any, root: Path) -> 
             raise ScaffoldError(f"{path.relative_to(root)} already exists: nothing was written")
     classes = {m.local_table.name: (m.class_.__name__, m.class_.__module__) for m in base.registry.mappers}
     targets: dict[str, tuple[str, str]] = {}
-    inserts: dict[str, str] = {}
     for field in fields:
         if field.target is None:
             continue
@@ -123,43 +131,14 @@ def plan_resource(name: str, fields: list[FieldSpec], base: Any, root: Path) -> 
             known = ", ".join(sorted(classes))
             raise ScaffoldError(f"field {field.name!r}: no table {field.target!r} (tables: {known})")
         targets[field.target] = classes[field.target]
-        inserts[field.target] = _insert_row(metadata.tables[field.target])
-    return ResourcePlan(name, fields, targets, inserts)
-
-
-def _insert_row(table: Table) -> str:
-    """Return test code that inserts a minimal row of `table` through `api.conn` and yields its id."""
-    columns, values = [], []
-    for column in table.columns:
-        if column.primary_key or column.nullable or column.default is not None or column.server_default:
-            continue
-        if column.foreign_keys:
-            raise ScaffoldError(f"cannot write test data for {table.name}: {column.name} needs another table")
-        try:
-            python_type = column.type.python_type
-        except NotImplementedError:
-            python_type = object
-        samples: dict[type, str] = {
-            str: repr(f"{column.name[:8]}-sample"[: getattr(column.type, "length", None) or 100]),
-            int: "1",
-            bool: "True",
-            float: "1.0",
-            dt.date: "dt.date(2024, 1, 31)",
-            dt.datetime: "dt.datetime(2024, 1, 31, tzinfo=dt.UTC)",
-            uuid.UUID: "uuid.uuid4()",
-        }
-        if python_type not in samples:
-            raise ScaffoldError(f"cannot write test data for {table.name}.{column.name} ({column.type})")
-        columns.append(column.name)
-        values.append(samples[python_type])
-    # The table and column names come from the project's own models.
-    if columns:
-        head = f"INSERT INTO {table.name} ({', '.join(columns)})"
-        tail = f" VALUES ({', '.join(f'${i}' for i in range(1, len(values) + 1))}) RETURNING id"
-    else:
-        head, tail = f"INSERT INTO {table.name}", " DEFAULT VALUES RETURNING id"
-    args = "".join(f", {v}" for v in values)
-    return f'await api.conn.fetchval(\n        "{head}"\n        "{tail}"{args}\n    )'
+    plan = ResourcePlan(name, fields, targets)
+    for field in fields:
+        if field.kind == "m2m":
+            link = plan.link_table(field)
+            check_identifier(link, "table")
+            if link in metadata.tables:
+                raise ScaffoldError(f"field {field.name!r}: table {link!r} already exists")
+    return plan
 
 
 def _paths(root: Path, module: str, table: str) -> dict[str, Path]:
@@ -181,8 +160,21 @@ def _render(text: str, values: dict[str, str]) -> str:
 
 def _model(plan: ResourcePlan) -> str:
     sa_names = {"ForeignKey"} if plan.targets else set()
-    lines = []
+    lines, link_tables = [], []
     for f in plan.fields:
+        if f.kind == "m2m" and f.target is not None:
+            link, cls = plan.link_table(f), plan.targets[f.target][0]
+            sa_names |= {"Column", "Integer", "Table"}
+            ends = [(plan.module, plan.table, ""), (singularize(f.target), f.target, ", index=True")]
+            # cascade both ways: a link row goes with either of its rows
+            columns = "".join(
+                f'    Column("{one}_id", Integer, ForeignKey("{table}.id", ondelete="CASCADE"),'
+                f" primary_key=True{extra}),\n"
+                for one, table, extra in ends
+            )
+            link_tables.append(f'{link} = Table(\n    "{link}",\n    BaseModel.metadata,\n{columns})\n\n')
+            lines.append(f"    {f.name}: Mapped[list[{cls}]] = relationship(secondary={link})")
+            continue
         sa_type, py_type, _ = _TYPES[f.kind]
         sa_type = sa_type.format(length=f.length)
         sa_names.add(sa_type.partition("(")[0])
@@ -217,9 +209,13 @@ def _model(plan: ResourcePlan) -> str:
         imports.append("if TYPE_CHECKING:")
         imports += [f"    from {mod} import {cls}" for cls, mod in sorted(plan.targets.values())]
         imports.append("")
-    return _render(
-        _template("model.py"), {**plan.values(), "imports": "\n".join(imports), "columns": "\n".join(lines)}
-    )
+    values = {
+        **plan.values(),
+        "imports": "\n".join(imports),
+        "link_tables": "".join(link_tables),
+        "columns": "\n".join(lines),
+    }
+    return _render(_template("model.py"), values)
 
 
 def _schemas(plan: ResourcePlan) -> str:
@@ -227,15 +223,18 @@ def _schemas(plan: ResourcePlan) -> str:
     for f in plan.fields:
         _, py_type, write_type = _TYPES[f.kind]
         write_type = write_type.format(length=f.length)
-        if f.optional:
+        if f.optional or f.kind == "m2m":
             create.append(f"    {f.column}: {write_type} | None = None")
         elif f.kind == "bool":
             create.append(f"    {f.column}: bool = False")
         else:
             create.append(f"    {f.column}: {write_type}")
         update.append(f"    {f.column}: {write_type} | None = None")
-        read.append(f"    {f.column}: {py_type} | None" if f.optional else f"    {f.column}: {py_type}")
-    text = "\n".join(create + update)
+        if f.kind == "m2m":
+            read.append(f'    {f.column}: Annotated[list[int], Pluck("{f.name}", "id")]')
+        else:
+            read.append(f"    {f.column}: {py_type} | None" if f.optional else f"    {f.column}: {py_type}")
+    text = "\n".join(create + update + read)
     pgbe_names = sorted(
         {"CreateSchema", "ReadSchema", "UpdateSchema"}
         | {n for n in ("Chars", "Id", "Int4", "Text") if re.search(rf"\b{n}\b", text)}
@@ -246,8 +245,11 @@ def _schemas(plan: ResourcePlan) -> str:
     if "Annotated" in text:
         imports.append("from typing import Annotated")
     imports.append("")
-    if "AwareDatetime" in text:
-        imports += ["from pydantic import AwareDatetime", ""]
+    pydantic_names = [n for n in ("AwareDatetime", "Field") if re.search(rf"\b{n}\b", text)]
+    if pydantic_names:
+        imports += [f"from pydantic import {', '.join(pydantic_names)}", ""]
+    if "Pluck(" in text:
+        imports.append("from pgbe.query.computed import Pluck")
     imports.append(f"from pgbe.schemas import {', '.join(pgbe_names)}")
     imports.append("")
     values = {
@@ -264,6 +266,8 @@ def _declaration(plan: ResourcePlan) -> tuple[list[str], str]:
     filters: dict[str, list[str]] = {"id": ["in"]}
     sort = ["id"]
     for f in plan.fields:
+        if f.kind == "m2m":
+            continue
         filters[f.column] = list(_FILTERS[f.kind])
         if f.optional:
             filters[f.column].append("isnull")
@@ -277,10 +281,12 @@ def _declaration(plan: ResourcePlan) -> tuple[list[str], str]:
         "from pgbe.auth.permissions import has_role, public",
         "from pgbe.resources import Permissions, Resource",
     ]
+    lookup = plan.lookup
     values = {
         **plan.values(),
         "filters": repr(filters).replace("'", '"'),
         "sort": repr(sort).replace("'", '"'),
+        "lookup": f'\n    lookup="{lookup.column}",' if lookup else "",
     }
     return imports, _render(_template("resource.py"), values)
 
@@ -288,30 +294,32 @@ def _declaration(plan: ResourcePlan) -> tuple[list[str], str]:
 def _tests(plan: ResourcePlan) -> str:
     payload: list[str] = []
     body: list[str] = []
-    imports: set[str] = set()
-    inserted: set[str] = set()
+    referenced: set[str] = set()
     for f in plan.fields:
-        if f.kind == "fk" and f.target is not None:
-            row = f"{f.target}_id"  # one row per referenced table, shared by every field pointing there
-            if f.target not in inserted:
-                inserted.add(f.target)
-                payload.append(f"    {row} = {plan.inserts[f.target]}")
-            body.append(f'"{f.column}": {row}')
-            for module in ("dt", "uuid"):
-                if f"{module}." in plan.inserts[f.target]:
-                    imports.add("import datetime as dt" if module == "dt" else "import uuid")
+        if f.target is not None:
+            # one row per referenced table, shared by every field pointing there; insert_row reads the
+            # table's required columns (and the rows they refer to) from the database when the test runs
+            row = f"{singularize(f.target)}_id"
+            if f.target not in referenced:
+                referenced.add(f.target)
+                payload.append(f'    {row} = await insert_row(api.conn, "{f.target}")')
+            body.append(f'"{f.column}": {f"[{row}]" if f.kind == "m2m" else row}')
         else:
             body.append(f'"{f.column}": {_sample(f, 0)}')
     payload.append("    return {" + ", ".join(body) + "}")
-    first = next(f for f in plan.fields if f.kind != "fk")
+    echoed = [f.column for f in plan.fields if f.kind not in ("float", "date", "datetime")]
+    plain = [f for f in plan.fields if not f.references]
+    first = next((f for f in plain if not f.lookup), plain[0])
     new_value = _sample(first, 1)
     check = f'assert response.json()["{first.column}"] == {new_value}'
     if first.kind in ("datetime", "float"):
         check = f'assert response.json()["{first.column}"] is not None'
+    key = plan.lookup.column if plan.lookup else "id"
     values = {
         **plan.values(),
-        "imports": "\n".join(sorted(imports)),
         "payload": "\n".join(payload),
+        "echoed": repr(echoed).replace("'", '"'),
+        "item": f'{{created["{key}"]}}',
         "update_field": first.column,
         "update_value": new_value,
         "update_check": check,

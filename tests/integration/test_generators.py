@@ -93,18 +93,32 @@ def test_new_project_then_new_resource_pass_tests_migrations_and_lint(
     # The fresh project's own tests pass straight away.
     assert "7 passed" in _ok([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
 
-    fields = ["title:str:200", "body:text", "published:bool", "rating:int:optional", "author:fk:users"]
-    fields += ["editor:fk:users:optional"]  # a second reference to the same table
+    _ok([PYTHON, "-m", "pgbe.cli", "new", "resource", "Tag", "name:str:50:unique"], project, db_env)
+    fields = ["title:str:200", "slug:str:120:lookup", "body:text", "published:bool", "rating:int:optional"]
+    fields += ["author:fk:users", "editor:fk:users:optional"]  # a second reference to the same table
+    fields += ["tags:m2m:tags"]
     out = _ok([PYTHON, "-m", "pgbe.cli", "new", "resource", "Article", *fields], project, db_env)
     assert "review the migration" in out
     revisions = list((project / "migrations" / "versions").glob("*_add_articles.py"))
     assert len(revisions) == 1
-    assert 'op.create_table(\n        "articles"' in revisions[0].read_text()
+    migration = revisions[0].read_text()
+    assert 'op.create_table(\n        "articles"' in migration
+    assert 'op.create_table(\n        "article_tags"' in migration
     for name in ("app/models/article.py", "app/schemas/article.py", "app/controllers/article.py"):
         assert (project / name).is_file(), name
-    assert "RESOURCES.append(articles)" in (project / "app" / "resources.py").read_text()
+    resources = (project / "app" / "resources.py").read_text()
+    assert "RESOURCES.append(articles)" in resources
+    assert 'lookup="slug"' in resources
+    # comments -> articles -> users: the test data follows the chain of required references
+    fields = ["body:text", "article:fk:articles", "author:fk:users"]
+    _ok([PYTHON, "-m", "pgbe.cli", "new", "resource", "Comment", *fields], project, db_env)
+    for table in ("tags", "articles", "comments"):
+        test_text = (project / "tests" / f"test_{table}.py").read_text()
+        # rows they refer to are made from the migrated schema when the test runs, not from a copy
+        assert "INSERT INTO" not in test_text
+        assert "hashed_password" not in test_text
     out = _ok([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
-    assert "13 passed" in out  # 7 of the project + 6 of tests/test_articles.py
+    assert "25 passed" in out  # 7 of the project + 6 each of tags, articles and comments
     _ok([PYTHON, "-m", "alembic", "upgrade", "head"], project, db_env)
     _ok([PYTHON, "-m", "alembic", "check"], project, db_env)
     _lint(project, env)

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 import httpx
 import psycopg
 import pytest
+from fastapi import FastAPI
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from app.config.database import database
+from app.config.settings import get_settings
 from app.controllers.product import product_controller
 from app.controllers.user import user_controller
 from app.models import Product, Tag, User
-from app.schemas.product import ProductRead
+from app.schemas.product import ProductCreate, ProductRead, ProductUpdate
 from pgbe.errors import ConflictError, ValidationError
-from pgbe.resources import Resource
+from pgbe.http.problems import install_problem_handlers
+from pgbe.query.computed import Pluck
+from pgbe.resources import Permissions, Resource, ResourceRegistry, register
 from pgbe.schemas import CreateSchema
-from pgbe.testing.api import ApiClient
+from pgbe.testing.api import ApiClient, rolled_back_client
 from pgbe.writes import writes_for
 from tests.admin_fixtures import EMAILS
 from tests.integration.test_admin_users import _form
@@ -139,3 +145,37 @@ async def test_admin_link_to_missing_tag_is_refused_and_writes_nothing(
     finally:
         with psycopg.connect(database_url) as conn:
             conn.execute("DELETE FROM products WHERE name = 'Admin lamp'")
+
+
+class ProductWithTagIds(ProductRead):
+    tag_ids: Annotated[list[int], Pluck("tags", "id")]
+
+
+async def test_write_answer_shows_the_links_the_same_statement_wrote() -> None:
+    # The statement's snapshot does not see its own link rows: the answer shows the ids sent.
+    anyone = Permissions(create=lambda principal: None, update=lambda principal: None)
+    tagged = Resource(
+        Product,
+        read=ProductWithTagIds,
+        create=ProductCreate,
+        update=ProductUpdate,
+        path="/tagged",
+        permissions=anyone,
+    )
+    app = FastAPI()
+    install_problem_handlers(app)
+    register(app, tagged, registry=ResourceRegistry(database, get_settings()))
+    async with rolled_back_client(app, database) as client:
+        one, two = [
+            await client.conn.fetchval("INSERT INTO tags (name) VALUES ($1) RETURNING id", name)
+            for name in ("answer-a", "answer-b")
+        ]
+        created = await client.post("/tagged", json={"name": "Lamp", "price": 25, "tag_ids": [two, one, two]})
+        assert created.status_code == 201, created.text
+        assert created.json()["tag_ids"] == sorted([one, two])
+        item = f"/tagged/{created.json()['id']}"
+        assert (await client.get(item)).json()["tag_ids"] == sorted([one, two])
+        changed = await client.patch(item, json={"tag_ids": [two]})
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["tag_ids"] == [two]
+        assert (await client.get(item)).json() == changed.json()

@@ -34,19 +34,29 @@ def test_parse_field_foreign_key_column_ends_in_id() -> None:
         (
             "title",
             "field 'title' needs a type: name:type[:options], types: str, text, int, bool, float, date, "
-            "datetime, fk",
+            "datetime, fk, m2m",
         ),
         (
             "title:string",
             "field 'title:string': unknown type 'string'; types: str, text, int, bool, float, "
-            "date, datetime, fk",
+            "date, datetime, fk, m2m",
         ),
         ("title:str:0", "field 'title:str:0': length must be between 1 and 10000"),
         (
             "title:str:maybe",
-            "field 'title:str:maybe': unknown option 'maybe'; options: optional, unique, index",
+            "field 'title:str:maybe': unknown option 'maybe'; options: optional, unique, index, lookup",
         ),
-        ("author:fk", "field 'author:fk': a foreign key names its table, e.g. author:fk:users"),
+        ("author:fk", "field 'author:fk': a reference names its table, e.g. author:fk:users"),
+        ("tags:m2m", "field 'tags:m2m': a reference names its table, e.g. tags:m2m:tags"),
+        (
+            "tags:m2m:tags:optional",
+            "field 'tags:m2m:tags:optional': a many-to-many link takes no option (it may be empty)",
+        ),
+        ("body:text:lookup", "field 'body:text:lookup': a lookup is a required str or int column"),
+        (
+            "slug:str:optional:lookup",
+            "field 'slug:str:optional:lookup': a lookup is a required str or int column",
+        ),
         (
             "created_at:datetime",
             "field 'created_at' is taken: every model already has created_at, id, metadata, "
@@ -70,9 +80,20 @@ def test_parse_fields_foreign_key_clashing_with_column_refused() -> None:
         parse_fields(["author:fk:users", "author_id:int"])
 
 
-def test_parse_fields_only_foreign_keys_refused() -> None:
-    with pytest.raises(ScaffoldError, match="not a foreign key"):
-        parse_fields(["author:fk:users"])
+def test_parse_fields_only_references_refused() -> None:
+    with pytest.raises(ScaffoldError, match="not a reference"):
+        parse_fields(["author:fk:users", "tags:m2m:tags"])
+
+
+def test_parse_fields_many_to_many_and_lookup() -> None:
+    slug, tags = parse_fields(["slug:str:80:lookup", "tags:m2m:tags"])
+    assert (slug.lookup, slug.unique, slug.length) == (True, True, 80)
+    assert (tags.column, tags.target, tags.references) == ("tag_ids", "tags", True)
+
+
+def test_parse_fields_two_lookups_refused() -> None:
+    with pytest.raises(ScaffoldError, match=r"^one lookup column per resource: slug, code$"):
+        parse_fields(["slug:str:lookup", "code:int:lookup"])
 
 
 @pytest.mark.parametrize("name", ["article", "Blog_Post", "2Fast", "BaseModel", "None"])

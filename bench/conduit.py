@@ -1,0 +1,118 @@
+"""E6's data: the Conduit example's own database, created, migrated, loaded and dropped.
+
+Conduit (`examples/conduit`) is a second pgbe project, with its own tables; it has no sign-in
+endpoint, so the benchmark stores a session for its reader and signs the access token itself, as
+the Conduit tests do.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from bench.dataset import LOADED_AT, BenchDatabase, choose_server
+from pgbe.auth.principal import Principal
+from pgbe.auth.tokens import TokenCodec, hash_refresh_token, new_refresh_token
+
+ROOT = Path(__file__).resolve().parents[1] / "examples" / "conduit"
+USERS = 1_000
+ARTICLES = 10_000
+TAGS = 200
+TAGS_PER_ARTICLE = 3
+READER = 1  # the signed-in caller: follows every fifth user, has favorited every third article
+
+
+def create() -> BenchDatabase:
+    """Create, migrate and load Conduit's benchmark database."""
+    admin_url, folder, where = choose_server()
+    name = f"pgbe_bench_conduit_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    db = BenchDatabase(admin_url=admin_url, url=url, embedded_dir=folder, where=where)
+    try:
+        migrate(url)
+        load(url)
+    except BaseException:
+        db.drop()
+        raise
+    return db
+
+
+def migrate(url: str) -> None:
+    """Upgrade the database to Conduit's head revision (its own Alembic environment)."""
+    from alembic import command
+
+    from pgbe.migrations import alembic_config
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))  # the environment imports the `conduit` package
+    command.upgrade(alembic_config(ROOT, url=url), "head")
+
+
+def load(url: str) -> None:
+    """Users, tags, articles (three tags each, distinct times), follows and favorites, set-based."""
+    params = {"users": USERS, "articles": ARTICLES, "tags": TAGS, "per": TAGS_PER_ARTICLE, "at": LOADED_AT}
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO users (email, username, bio, hashed_password)"
+            " SELECT 'user' || i || '@bench.example.com', 'user' || i,"
+            " CASE WHEN i %% 2 = 0 THEN 'Writer number ' || i END, '!'"
+            " FROM generate_series(1, %(users)s) AS i",
+            params,
+        )
+        conn.execute(
+            "INSERT INTO tags (name) SELECT 'tag-' || i FROM generate_series(1, %(tags)s) AS i", params
+        )
+        conn.execute(
+            "INSERT INTO articles (slug, title, description, body, author_id, created_at, updated_at)"
+            " SELECT 'article-' || i, 'Article ' || i, 'What article ' || i || ' is about',"
+            " 'The text of article ' || i, 2 + i %% (%(users)s - 1),"
+            " %(at)s::timestamptz + make_interval(mins => i), %(at)s::timestamptz + make_interval(mins => i)"
+            " FROM generate_series(1, %(articles)s) AS i",
+            params,
+        )
+        conn.execute(
+            "INSERT INTO article_tags (article_id, tag_id) SELECT a, 1 + ((a + k * 67) %% %(tags)s)"
+            " FROM generate_series(1, %(articles)s) AS a, generate_series(0, %(per)s - 1) AS k",
+            params,
+        )
+        conn.execute(
+            "INSERT INTO follows (follower_id, followed_id)"
+            " SELECT 1, u FROM generate_series(5, %(users)s, 5) AS u",
+            params,
+        )
+        conn.execute(
+            "INSERT INTO favorites (article_id, user_id)"
+            " SELECT a, 2 + (a * 31 + k) %% (%(users)s - 1) FROM generate_series(1, %(articles)s) AS a,"
+            " generate_series(0, a %% 7 - 1) AS k"
+            " UNION SELECT a, 1 FROM generate_series(3, %(articles)s, 3) AS a",
+            params,
+        )
+        conn.execute("UPDATE users SET created_at = %(at)s, updated_at = %(at)s", params)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in ("users", "tags", "articles", "article_tags", "follows", "favorites"):
+            conn.execute(sql.SQL("VACUUM ANALYZE {}").format(sql.Identifier(table)))
+
+
+def reset_writes(url: str) -> None:
+    """E6 only reads; nothing to undo."""
+    del url
+
+
+def reader_token(url: str, secret: str) -> tuple[str | None, str]:
+    """Store a sign-in session for the reader and return an access token of it (signed with `secret`)."""
+    session = uuid.uuid4()
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)"
+            " VALUES (%s, %s, %s, now() + interval '1 day')",
+            (READER, session, hash_refresh_token(new_refresh_token())),
+        )
+    codec = TokenCodec(secret, access_minutes=240)
+    return codec.issue_access(Principal(user_id=READER, role="user", session_id=session)), ""

@@ -1,0 +1,1 @@
+"""Conduit: the RealWorld publishing API, declared with pgbe's generated resources only."""
