@@ -121,18 +121,18 @@ def filter_params(spec: QuerySpec) -> list[inspect.Parameter]:
 
 
 def list_params(
-    spec: QuerySpec, *, name: str = "", default_limit: int, max_limit: int
+    spec: QuerySpec, *, name: str = "", default_limit: int, max_limit: int, max_skip: int | None = None
 ) -> list[inspect.Parameter]:
     """`skip`, `limit`, `sort`, `include`, `count`, `cursor`, every filter of a list route, `Prefer`.
 
-    `name` prefixes the enums.
+    `name` prefixes the enums; `max_skip` bounds `skip` (deeper pages follow the cursor).
     """
+    deepest = INT4_MAX if max_skip is None else max_skip
+    skip_doc = "Rows to skip" if max_skip is None else f"Rows to skip (at most {max_skip}; then the cursor)"
     return [
         param(
             "skip",
-            Annotated[
-                int, Query(alias=spec.public_name("skip"), ge=0, le=INT4_MAX, description="Rows to skip")
-            ],
+            Annotated[int, Query(alias=spec.public_name("skip"), ge=0, le=deepest, description=skip_doc)],
             0,
         ),
         param(

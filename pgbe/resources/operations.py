@@ -156,7 +156,8 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
     ) -> None:
         ops.append(Operation(name, path, method, handler, openapi.documented(*doc), **kw))
 
-    list_doc = openapi.list_params(spec, name=kind, **limits)
+    max_skip = res.max_skip if res.max_skip is not None else rt.registry.max_skip
+    list_doc = openapi.list_params(spec, name=kind, max_skip=max_skip, **limits)
     page_ok = {
         200: openapi.response(example=example["page"], headers=openapi.PAGE_HEADERS),
         304: openapi.NOT_MODIFIED,
