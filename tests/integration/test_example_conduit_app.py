@@ -13,6 +13,8 @@ from tests.conduit_fixtures import CONDUIT_ROOT
 
 REALWORLD = {
     ("POST", "/api/users"),
+    ("GET", "/api/user"),
+    ("PUT", "/api/user"),
     ("GET", "/api/profiles/{username}"),
     ("POST", "/api/profiles/{username}/follow"),
     ("DELETE", "/api/profiles/{username}/follow"),
@@ -48,7 +50,7 @@ def test_resource_declarations_total_at_most_200_lines() -> None:
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Resource"
     ]
     lines = sum(node.end_lineno - node.lineno + 1 for node in calls if node.end_lineno is not None)
-    assert len(calls) == 5
+    assert len(calls) == 6
     assert lines <= 200, lines
     assert len(source.splitlines()) <= 200  # the whole module, imports and comments included
 
