@@ -31,6 +31,7 @@ check-migrations: $(STAMP)
 bench: $(STAMP)
 	bench/ensure_wrk.sh
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.replica
 
 # GET cases served by a streaming replica beside the primary alone (starts its own cluster).

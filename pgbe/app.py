@@ -9,8 +9,9 @@ resources, admin site); everything else is installed here, so upgrading pgbe upg
 4. routes: `/metrics` when enabled, `/health/live` and `/health/ready` (database, schema, replicas),
    the project's routers (auth first when it has them), the generated resources (after the
    hand-written routes, which win on a shared path), the admin site (extra pgbe[admin]);
-5. the lifespan: log the database, run the start-up hooks, freeze the start-up heap; on shutdown,
-   close every pool.
+5. the lifespan: log the database, check that indexes serve the resources' allow-lists
+   (`pgbe.resources.indexes`, setting `index_check`), run the start-up hooks, freeze the start-up
+   heap; on shutdown, close every pool.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI
+from sqlalchemy import create_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
@@ -36,6 +40,7 @@ from pgbe.http.problems import ErrorShape, install_problem_handlers
 from pgbe.http.replicas import replica_readiness
 from pgbe.observability.install import configure_process, install_metrics_route
 from pgbe.resources import ResourceRegistry, register
+from pgbe.resources.indexes import check_at_startup
 from pgbe.runtime import freeze_startup_objects
 from pgbe.settings import PgbeSettings
 from pgbe.stack import AppContext, middleware_stack
@@ -90,7 +95,9 @@ def create_app(
     app = FastAPI(
         title=settings.project_name,
         version=version,
-        lifespan=_lifespan(database, on_startup, lifespan),
+        lifespan=_lifespan(
+            database, on_startup, lifespan, index_check=_index_check(settings, database, resources)
+        ),
         **fastapi_options,
     )
     problems = install_problem_handlers(app, shapes=error_shapes)
@@ -139,11 +146,37 @@ def project_root(settings: PgbeSettings) -> Path:
     return Path.cwd().resolve()
 
 
-def _lifespan(database: Database, hooks: Sequence[StartupHook], inner: Lifespan | None) -> Lifespan:
+def _index_check(settings: PgbeSettings, database: Database, resources: Sequence[Resource]) -> StartupHook:
+    """The start-up check of the resources' indexes: warnings, or a refusal to start (`index_check`)."""
+
+    def check() -> None:
+        if settings.index_check == "off" or not resources:
+            return
+        # a connection of its own, closed afterwards: the sync pool may never be needed otherwise
+        engine = create_engine(
+            database.url, poolclass=NullPool, connect_args=database.connections.psycopg_args()
+        )
+        try:
+            with engine.connect() as conn:
+                check_at_startup(
+                    conn, resources, mode=settings.index_check, ignore=settings.index_check_ignore
+                )
+        except DBAPIError as exc:  # the database is down: /health/ready says so; serve meanwhile
+            logger.warning("index check skipped: the database did not answer (%s)", type(exc.orig).__name__)
+        finally:
+            engine.dispose()
+
+    return check
+
+
+def _lifespan(
+    database: Database, hooks: Sequence[StartupHook], inner: Lifespan | None, *, index_check: StartupHook
+) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logger.info("database: %s", describe(database.url))
         try:
+            await run_in_threadpool(index_check)
             for hook in hooks:
                 if inspect.iscoroutinefunction(hook):
                     await hook()

@@ -113,6 +113,12 @@ class PgbeSettings(BaseSettings):
     # ["https://admin.example.com"] when a proxy changes the Host header it forwards.
     admin_trusted_origins: list[str] = Field(default_factory=list)
 
+    # Indexes (pgbe.resources.indexes): at start-up, every allow-listed sort and filter that no index
+    # serves is logged as a warning naming the index to add; "fail" refuses to start instead. Entries of
+    # index_check_ignore ("tags" or "users.role") are never reported: a small table, a flag.
+    index_check: Literal["off", "warn", "fail"] = "warn"
+    index_check_ignore: list[str] = Field(default_factory=list)
+
     @classmethod
     def settings_customise_sources(
         cls,

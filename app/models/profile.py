@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import BaseModel
@@ -21,6 +21,8 @@ class Profile(VersionedMixin, BaseModel):
         Integer, ForeignKey("users.id", ondelete="CASCADE"), unique=True, nullable=False
     )
     bio: Mapped[str | None] = mapped_column(String(500))
-    website: Mapped[str | None] = mapped_column(String(200))
+    website: Mapped[str | None] = mapped_column(String(200), index=True)
 
     user: Mapped[User] = relationship(back_populates="profile")
+
+    __table_args__ = (Index("ix_profiles_created_at_id", "created_at", "id"),)  # sort=created_at

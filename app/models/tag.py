@@ -8,7 +8,7 @@ from sqlalchemy import Column, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import BaseModel
-from pgbe.models import VersionedMixin
+from pgbe.models import VersionedMixin, trigram_index
 
 if TYPE_CHECKING:
     from app.models.product import Product
@@ -27,3 +27,5 @@ class Tag(VersionedMixin, BaseModel):
     name: Mapped[str] = mapped_column(String(50), nullable=False, unique=True)
 
     products: Mapped[list[Product]] = relationship(secondary=product_tag, back_populates="tags")
+
+    __table_args__ = (trigram_index("tags", "name"),)  # name__contains / icontains on /tags

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, CheckConstraint, String, false, func, text
+from sqlalchemy import Boolean, CheckConstraint, Index, String, false, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import BaseModel
 from pgbe.auth.passwords import hash_password
 from pgbe.auth.principal import Principal
 from pgbe.auth.schema import email_index
-from pgbe.models import VersionedMixin
+from pgbe.models import VersionedMixin, trigram_index
 from pgbe.writes import WriteRules
 
 if TYPE_CHECKING:
@@ -56,10 +56,10 @@ class User(VersionedMixin, BaseModel):
     full_name: Mapped[str | None] = mapped_column(String(201), nullable=True)
     hashed_password: Mapped[str] = mapped_column(String(255), nullable=False)
     role: Mapped[str] = mapped_column(
-        String(20), nullable=False, server_default=text("'user'"), default="user"
+        String(20), nullable=False, server_default=text("'user'"), default="user", index=True
     )
     is_active: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default=text("true"), default=True
+        Boolean, nullable=False, server_default=text("true"), default=True, index=True
     )
     is_superuser: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false(), default=False)
 
@@ -68,6 +68,13 @@ class User(VersionedMixin, BaseModel):
     )
 
     # One account per email up to case and compatibility forms (fullwidth letters), on every write path.
-    __table_args__ = (CheckConstraint(f"role IN {ROLES!r}", name="role"), email_index())
+    # The sorts and filters /users allows (app/resources.py) have an index each.
+    __table_args__ = (
+        CheckConstraint(f"role IN {ROLES!r}", name="role"),
+        email_index(),
+        Index("ix_users_last_name_id", "last_name", "id"),
+        Index("ix_users_created_at_id", "created_at", "id"),
+        trigram_index("users", "email"),
+    )
     __repr_fields__ = ("id", "email", "role")
     __write_rules__ = WriteRules(before_create=_new_user, before_update=_changed_user, blocking=True)

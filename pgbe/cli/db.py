@@ -142,11 +142,41 @@ def check() -> None:
 @app.command()
 def lint(
     pg_version: Annotated[str, typer.Option(help="PostgreSQL version the migrations run on")] = "15",
+    indexes: Annotated[
+        bool, typer.Option("--indexes/--no-indexes", help="Check the live database's indexes too")
+    ] = True,
 ) -> None:
-    """Lint every migration for operations that lock or rewrite big tables. Example: pgbe db lint"""
+    """Lint the migrations for lock hazards and the indexes for the allow-lists. Example: pgbe db lint"""
     from pgbe.migrations.lint import main as lint_main
 
-    raise typer.Exit(lint_main(Project.find().root, pg_version=pg_version))
+    project = Project.find()
+    status = lint_main(project.root, pg_version=pg_version)
+    if indexes:
+        status = max(status, _lint_indexes(project))
+    raise typer.Exit(status)
+
+
+def _lint_indexes(project: Project) -> int:
+    """Print which allow-listed sorts and filters no index serves; 1 when some index is missing."""
+    from sqlalchemy.exc import DBAPIError
+
+    from pgbe.resources.index_report import format_report, missing
+    from pgbe.resources.indexes import check_resources
+
+    registry = getattr(project.load("app", project.app_ref).state, "resources", None)
+    resources = [runtime.resource for runtime in registry.runtimes] if registry is not None else []
+    try:
+        with project.database().engine.connect() as conn:
+            findings, missing_tables = check_resources(
+                conn, resources, ignore=project.settings().index_check_ignore
+            )
+    except DBAPIError as exc:
+        typer.echo(
+            f"error: indexes not checked: the database did not answer ({type(exc.orig).__name__})", err=True
+        )
+        return 2
+    typer.echo(format_report(findings, missing_tables))
+    return 1 if missing(findings) else 0
 
 
 def ensure_database_ready(project: Project) -> None:

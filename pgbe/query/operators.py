@@ -7,6 +7,7 @@ add a row to `OPERATORS`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,9 +16,12 @@ from sqlalchemy import ColumnElement, any_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import TypeEngine
 
-from pgbe.query.values import MAX_TEXT_CHARS, NO_NUL, ValueType, escape_like, parse_bool
+from pgbe.query.values import NO_NUL, ValueType, escape_like, parse_bool
 
 MAX_IN_VALUES = 1000
+# A LIKE pattern costs per row in proportion to its length, and a trigram index reads one posting list
+# per three characters: 1,000 characters made a 900 ms query on a million rows. Searches are short.
+MAX_PATTERN_CHARS = 100
 LIKE_ESCAPE = "\\"
 
 Parse = Callable[[ValueType, str], Any]
@@ -46,6 +50,7 @@ class Operator:
     document: Callable[[str, ValueType], Document]
     text_only: bool = False
     binds: bool = True  # False: the value is part of the SQL text (isnull), hence of the shape
+    variant: Callable[[Any], str] | None = None  # the part of the statement's shape the value decides
 
     def key(self, field: str) -> str:
         """The query parameter of this operator on `field`."""
@@ -99,6 +104,8 @@ def _document_in(field: str, vt: ValueType) -> Document:
 
 def _like(pattern: Callable[[str], str]) -> Parse:
     def parse(vt: ValueType, raw: str) -> str:
+        if len(raw) > MAX_PATTERN_CHARS:
+            raise ValueError(f"a search text is at most {MAX_PATTERN_CHARS} characters")
         return pattern(escape_like(vt.coerce(raw)))
 
     return parse
@@ -109,12 +116,46 @@ def _document_text(verb: str) -> Callable[[str, ValueType], Document]:
         del vt
         return Document(
             str,
-            f"Rows whose {field} {verb} the text (% and _ match literally)",
+            f"Rows whose {field} {verb} the text (% and _ match literally; at most {MAX_PATTERN_CHARS}"
+            " characters)",
             pattern=NO_NUL,
-            max_length=MAX_TEXT_CHARS,
+            max_length=MAX_PATTERN_CHARS,
         )
 
     return document
+
+
+_TRIGRAM = re.compile(r"[^\W_]{3}")
+
+
+def has_trigram(text: str) -> bool:
+    """Tell whether a trigram index can look `text` up: it holds three letters or digits in a row."""
+    return _TRIGRAM.search(text) is not None
+
+
+def _scan_variant(pattern: str) -> str:
+    return "" if has_trigram(pattern) else ":scan"
+
+
+def _substring(*, ignore_case: bool) -> Condition:
+    """LIKE / ILIKE '%text%'; a text without a trigram is matched on `column || ''`, which no index serves.
+
+    pg_trgm answers such a pattern with a scan of the whole index and a recheck of every row, which
+    the planner does not foresee: on a million rows 1.0 s for `%_`, 2.3 s for 100 characters of it,
+    against 0.36 s for the sequential scan this forces.
+    """
+
+    def condition(column: Any, pattern: Any) -> ColumnElement[bool]:
+        raw = getattr(pattern, "value", pattern)  # the builder passes a bound parameter holding it
+        target = column if isinstance(raw, str) and has_trigram(raw) else column.concat("")
+        result: ColumnElement[bool] = (
+            target.ilike(pattern, escape=LIKE_ESCAPE)
+            if ignore_case
+            else target.like(pattern, escape=LIKE_ESCAPE)
+        )
+        return result
+
+    return condition
 
 
 def _parse_isnull(vt: ValueType, raw: str) -> bool:
@@ -143,9 +184,10 @@ _ROWS = [
     Operator(
         "contains",
         _like(lambda v: f"%{v}%"),
-        lambda c, p: c.like(p, escape=LIKE_ESCAPE),
+        _substring(ignore_case=False),
         _document_text("contains"),
         text_only=True,
+        variant=_scan_variant,
     ),
     Operator(
         "startswith",
@@ -157,9 +199,10 @@ _ROWS = [
     Operator(
         "icontains",
         _like(lambda v: f"%{v}%"),
-        lambda c, p: c.ilike(p, escape=LIKE_ESCAPE),
+        _substring(ignore_case=True),
         _document_text("contains, ignoring case,"),
         text_only=True,
+        variant=_scan_variant,
     ),
     Operator("isnull", _parse_isnull, _isnull, _document_isnull, binds=False),
 ]

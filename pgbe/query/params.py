@@ -41,7 +41,9 @@ class Filter:
     def shape(self) -> str:
         """The part of the SQL text this condition decides (values excluded, `isnull` included)."""
         key = f"{self.field.name}__{self.op}"
-        return key if self.operator.binds else f"{key}={self.value}"
+        if not self.operator.binds:
+            return f"{key}={self.value}"
+        return key + self.operator.variant(self.value) if self.operator.variant else key
 
 
 @dataclass(frozen=True, slots=True)
