@@ -7,13 +7,14 @@ import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
-
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from typing import TYPE_CHECKING, Protocol
 
 from pgbe.db.database import Database
 from pgbe.errors import ServiceUnavailableError
+from pgbe.extras import require
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ class PostgresThrottle:
 @contextmanager
 def _redis_errors() -> Iterator[None]:
     """Refuse sign-ins (503) rather than let them through unthrottled while Redis is unreachable."""
+    from redis.exceptions import RedisError
+
     try:
         yield
     except (RedisError, OSError) as exc:
@@ -144,6 +147,7 @@ class RedisThrottle:
 def make_throttle(database: Database, *, redis_url: str | None, window_seconds: int) -> LoginThrottle:
     """Return the Redis throttle when `redis_url` is set, else the PostgreSQL one."""
     if redis_url:
-        client = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+        redis = require("redis.asyncio", extra="redis", feature="REDIS_URL (the shared sign-in throttle)")
+        client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
         return RedisThrottle(client, window_seconds=window_seconds)
     return PostgresThrottle(database, window_seconds=window_seconds)

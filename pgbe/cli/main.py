@@ -78,11 +78,12 @@ def main() -> None:
     from sqlalchemy.exc import OperationalError
 
     from pgbe.db.embedded_account import EmbeddedError
+    from pgbe.extras import MissingExtraError
     from pgbe.project import ProjectNotFoundError
 
     try:
         app()
-    except ProjectNotFoundError as exc:
+    except (ProjectNotFoundError, MissingExtraError) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise SystemExit(1) from None
     except EmbeddedError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import stat
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -74,15 +75,31 @@ def write_project(target: Path) -> list[Path]:
 @app.command("project")
 def new_project(
     folder: Annotated[Path, typer.Argument(help="Folder to create (must not exist, or be empty)")],
+    pgbe: Annotated[
+        str | None,
+        typer.Option(
+            "--pgbe",
+            help="Where the project installs pgbe from: a wheel, a checkout (built into vendor/), "
+            "git+<url>@<commit> or pgbe==<version> from your index. Default: where this pgbe came from.",
+        ),
+    ] = None,
 ) -> None:
     """Create a new pgbe project: app/, migrations, tests, Makefile, README, CI script, Dockerfile, compose.
 
-    The project depends on pgbe (installed by its Makefile) and starts with users and sign-in.
-    Example: pgbe new project shop && cd shop && make test
+    The project depends on pgbe, from the wheel (in vendor/) or commit recorded in pgbe-source.txt,
+    and starts with users and sign-in. Example: pgbe new project shop && cd shop && make test
     """
+    from pgbe.scaffold.source import SourceError, record
+
     target = folder.resolve()
     written = write_project(target)
-    typer.echo(f"created {len(written)} files in {target}")
+    try:
+        source = record(target, pgbe)
+    except SourceError as exc:
+        shutil.rmtree(target)
+        fail(str(exc))
+    typer.echo(f"created {len(written) + 1} files in {target}")
+    typer.echo(f"pgbe comes from {source.requirement} ({source.origin}), recorded in pgbe-source.txt")
     typer.echo("next: cd " + str(folder) + " && make test   (then: make run, pgbe new resource ...)")
 
 

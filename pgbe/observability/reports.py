@@ -11,6 +11,7 @@ import logging
 import re
 from typing import Any
 
+from pgbe.extras import MissingExtraError
 from pgbe.observability.context import current_request_id
 
 _SECRET_KEY = re.compile(r"pass|secret|token|auth|cookie|session|key|csrf|dsn", re.IGNORECASE)
@@ -62,8 +63,8 @@ def configure_sentry(
     try:
         import sentry_sdk
         from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
-    except ImportError as exc:
-        raise RuntimeError("SENTRY_DSN needs the sentry extra: pip install 'pgbe[sentry]'") from exc
+    except ImportError:
+        raise MissingExtraError("sentry", "SENTRY_DSN (error reports)") from None
     sentry_sdk.init(
         dsn=dsn,
         environment=environment,

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.types import Scope
 
+from pgbe.extras import MissingExtraError
+
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.trace import Span, TracerProvider
@@ -91,7 +93,7 @@ def _default_provider(service_name: str) -> TracerProvider:
     try:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     except ImportError:
-        logger.warning("tracing on but no OTLP exporter installed: pip install 'pgbe[tracing]'")
+        logger.warning("tracing on but no OTLP exporter installed: the 'tracing' extra brings it")
     else:
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
@@ -109,8 +111,8 @@ def configure_tracing(
     try:
         from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
         from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-    except ImportError as exc:
-        raise RuntimeError("TRACING_ENABLED needs the tracing extra: pip install 'pgbe[tracing]'") from exc
+    except ImportError:
+        raise MissingExtraError("tracing", "TRACING_ENABLED (OpenTelemetry traces)") from None
     provider = provider or _default_provider(service_name)
     asyncpg_instrumentor: Any = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
     if not asyncpg_instrumentor.is_instrumented_by_opentelemetry:

@@ -109,7 +109,7 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
     """
     res = rt.resource
     spec, perms = res.spec, res.permissions
-    plural = res.model.__table__.name
+    plural = res.name
     kind = "".join(part.capitalize() for part in plural.split("_"))  # names the sort/include enums
     scoped = res.owner_field is not None
     limits = {"default_limit": rt.default_limit, "max_limit": rt.max_limit}

@@ -7,6 +7,7 @@ mistake fails at import; the caches, the statements and the routes belong to the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, cast
 
@@ -57,6 +58,8 @@ class Resource:
     `owner_field` is their user id (others answer 404 and are not counted) and sets it on create;
     `created_by` only sets a column to the caller on create. `actions` add endpoints on items
     (`POST /articles/{slug}/favorite`). `envelope` names the keys around rows, lists and bodies.
+    `name` (the table's by default) names the operation ids and OpenAPI components: a second
+    resource of the same table in one application needs its own (`name="profiles"`).
     What happens to the fields on the way to the table (links, managed columns, defaults, hooks) is
     the model's own write rules (`pgbe.writes`), the same for every path.
     """
@@ -93,8 +96,14 @@ class Resource:
         views: Iterable[View] = (),
         actions: Iterable[Action] = (),
         tags: list[str] | None = None,
+        name: str | None = None,
     ) -> None:
         self.model = model
+        # names its operation ids (`articles.list`) and OpenAPI components: two resources of one
+        # table in one application need names of their own (`profiles`)
+        self.name = name or str(model.__table__.name)
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name):
+            raise ValueError(f"name {self.name!r}: lowercase letters, digits and _, starting with a letter")
         self.mapper: Mapper[Any] = model.__mapper__
         self.read = read
         self.create_schema = create

@@ -102,7 +102,7 @@ def _add(router: APIRouter, rt: ResourceRuntime, operation: Operation) -> list[R
     methods = [[operation.method], ["HEAD"]] if operation.method == "GET" else [[operation.method]]
     routes = []
     # Stable operation ids (`products.list`): the names client generators give their functions.
-    operation_id = f"{rt.resource.model.__table__.name}.{operation.name}"
+    operation_id = f"{rt.resource.name}.{operation.name}"
     for each in methods:
         documented = each != ["HEAD"]
         router.add_api_route(
@@ -144,6 +144,12 @@ def register(
             if clash is not None:
                 raise ValueError(
                     f"{sorted(route.methods or ())} {route.path} is declared twice ({clash.runtime.resource})"
+                )
+            taken = next((r for r in registry.routes if r.operation_id == route.operation_id), None)
+            if taken is not None:
+                raise ValueError(
+                    f"operation id {route.operation_id!r} of {res} is taken by {taken.runtime.resource}:"
+                    f" give one of them Resource(name=...)"
                 )
         registry.runtimes.append(rt)
         registry.routes.extend(routes)

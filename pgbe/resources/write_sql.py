@@ -112,25 +112,34 @@ def _link_ctes(t: Target, row: Any, links: Mapping[str, Sequence[Any]], *, repla
 
 
 def _link_overrides(t: Target, links: Mapping[str, Sequence[Any]]) -> dict[str, ColumnElement[Any]]:
-    """The JSON of fields that show a link the statement sets: the given values, sorted, each once.
+    """The JSON of fields that show a link the statement sets, from the values sent (sorted, each once).
 
-    The statement's own snapshot does not see the link rows it writes, so a field showing the column
-    the link is matched on (`tag_ids` by id, `tagList` by name) is answered from the values sent.
+    The statement's own snapshot does not see the link rows it writes, so a count of the linked
+    relationship, and a list of one column of its rows (`tag_ids`, `tagList`), are answered from the
+    values sent (the link replaces the relationship's rows); only a list of another column of rows
+    the statement creates (`create_missing`) still shows the rows linked before.
     """
     found: dict[str, ColumnElement[Any]] = {}
     for field in read_plan(t.mapper, t.read, t.resource.computed):
         marker = field.computed
-        link = t.links.get(field.name)
-        if (
-            isinstance(marker, Pluck)
-            and field.name in links
-            and link is not None
-            and link.relationship.key == marker.relationship
-            and link.by == marker.column
-        ):
-            values = select(func.unnest(_param(t.links[field.name])).label("v")).distinct().subquery()
+        if not isinstance(marker, Pluck | Count):
+            continue
+        sent = [t.links[key] for key in links if t.links[key].relationship.key == marker.relationship]
+        if not sent:
+            continue
+        link = sent[0]
+        values = select(func.unnest(_param(link)).label("v")).distinct().subquery()
+        if isinstance(marker, Count):
+            found[field.name] = select(func.count()).select_from(values).scalar_subquery()
+        elif marker.column == link.by:
             agg = func.json_agg(aggregate_order_by(values.c.v, values.c.v))
             found[field.name] = select(func.coalesce(agg, _EMPTY_ARRAY)).scalar_subquery()
+        elif not link.create_missing:  # another column of the targets, which exist already
+            target = link.relationship.mapper.local_table.alias()
+            value = target.c[link.relationship.mapper.columns[marker.column].name]
+            agg = func.json_agg(aggregate_order_by(value, value))
+            chosen = target.c[link.relationship.mapper.columns[link.by].name] == any_(_param(link))
+            found[field.name] = select(func.coalesce(agg, _EMPTY_ARRAY)).where(chosen).scalar_subquery()
     return found
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
+import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +21,8 @@ TIMEOUT = 900
 def _env(test_server: TestServer, database_url: str | None = None) -> dict[str, str]:
     """The environment of a generated project: its own databases on this run's test server."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DB_", "PGBE_"))}
-    env.pop("ENVIRONMENT", None)
+    for name in ("ENVIRONMENT", "MAKEFLAGS", "MAKELEVEL", "MFLAGS"):  # not the outer make's (make test)
+        env.pop(name, None)
     env["TEST_DATABASE_URL"] = test_server.admin_url
     if database_url:
         env["DATABASE_URL"] = database_url
@@ -38,9 +39,21 @@ def _ok(args: list[str], cwd: Path, env: dict[str, str]) -> str:
     return result.stdout + result.stderr
 
 
+@pytest.fixture(scope="module")
+def pgbe_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pgbe's wheel, built once for this module's projects (`--pgbe`), as `pgbe new project` builds it."""
+    folder = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [PYTHON, "-m", "pip", "wheel", "-q", "--no-deps", "-w", folder, ROOT], check=True, timeout=300
+    )
+    (wheel,) = folder.glob("pgbe-*.whl")
+    return wheel
+
+
 @pytest.fixture
-def project(tmp_path: Path, test_server: TestServer) -> Path:
-    _ok([PYTHON, "-m", "pgbe.cli", "new", "project", "shop"], tmp_path, _env(test_server))
+def project(tmp_path: Path, test_server: TestServer, pgbe_wheel: Path) -> Path:
+    args = [PYTHON, "-m", "pgbe.cli", "new", "project", "shop", "--pgbe", str(pgbe_wheel)]
+    _ok(args, tmp_path, _env(test_server))
     return tmp_path / "shop"
 
 
@@ -51,21 +64,77 @@ def dev_database(test_server: TestServer) -> Iterator[str]:
     test_server.drop_database(url)
 
 
-def _lint(project: Path, env: dict[str, str]) -> None:
+def _lint(project: Path, env: dict[str, str], cache: Path) -> None:
     _ok([PYTHON, "-m", "ruff", "check", "."], project, env)
     _ok([PYTHON, "-m", "ruff", "format", "--check", "."], project, env)
-    # pgbe is installed in editable mode here, which mypy cannot follow: point it at the checkout. The
-    # cache outlives the temporary project, so only the first run pays for checking the libraries.
-    cache = Path(tempfile.gettempdir()) / "pgbe-generated-mypy-cache"
-    mypy_env = {**env, "MYPYPATH": str(ROOT)}
-    args = [PYTHON, "-m", "mypy", "--follow-imports=silent", "--cache-dir", str(cache), "app", "tests"]
-    _ok(args, project, mypy_env)
+    # pgbe is installed editable here, as a path in a .pth file (pyproject's package-dir), which mypy
+    # follows without MYPYPATH. The cache belongs to this run (and user).
+    site = Path(sysconfig.get_paths()["purelib"])
+    if list(site.glob("__editable___pgbe_*finder.py")):
+        pytest.fail("pgbe is installed through an import hook mypy cannot follow: pip install --no-deps -e .")
+    args = [PYTHON, "-m", "mypy", "--cache-dir", str(cache), "app", "tests"]
+    _ok(args, project, {k: v for k, v in env.items() if k != "MYPYPATH"})
 
 
-def test_new_project_makefile_installs_pgbe_from_pgbe_spec(project: Path, test_server: TestServer) -> None:
-    out = _ok(["make", "-n", "test", f"PGBE_SPEC={ROOT}"], project, _env(test_server))
-    assert f'pip install --quiet --disable-pip-version-check "{ROOT}[dev]"' in out
-    assert ".venv/bin/pytest" in out
+def _make_n(project: Path, env: dict[str, str]) -> str:
+    return _ok(["make", "--no-print-directory", "-n", "test"], project, env)
+
+
+def test_new_project_vendors_this_checkouts_wheel_and_installs_itself(
+    tmp_path: Path, test_server: TestServer
+) -> None:
+    env = _env(test_server)
+    out = _ok([PYTHON, "-m", "pgbe.cli", "new", "project", "shop"], tmp_path, env)
+    project = tmp_path / "shop"
+    (wheel,) = (project / "vendor").glob("pgbe-*-py3-none-any.whl")
+    assert (project / "pgbe-source.txt").read_text() == f"vendor/{wheel.name}\n"
+    assert f"pgbe comes from vendor/{wheel.name} ({ROOT}" in out
+    assert f"from {ROOT}" in (project / "vendor" / "README.md").read_text()
+    make = _make_n(project, env)
+    assert f'install "vendor/{wheel.name}" -e ".[embedded]"' in make  # make run's part
+    assert f'install "vendor/{wheel.name}" -e ".[test]"' in make
+    assert "pgbe[dev]" not in (project / "pyproject.toml").read_text()
+
+
+def test_new_project_reinstalls_when_pyproject_source_or_wheel_change(
+    project: Path, test_server: TestServer
+) -> None:
+    env = _env(test_server)
+    stamps = [
+        line.split("touch ")[-1] for line in _make_n(project, env).splitlines() if "touch .venv/" in line
+    ]
+    assert len(stamps) == 2
+    (project / ".venv").mkdir()
+    for stamp in stamps:
+        (project / stamp).touch()
+    assert _make_n(project, env).strip() == ".venv/bin/pytest"  # installed: nothing to do
+    (wheel,) = (project / "vendor").glob("*.whl")
+    changes = [
+        (project / "pyproject.toml", 'dependencies = [\n    "humanize>=4",'),
+        (project / "pgbe-source.txt", "pgbe @ git+https://git.example.com/pgbe.git@" + "a" * 40),
+    ]
+    for path, text in changes:
+        before = path.read_text()
+        path.write_text(before.replace("dependencies = [", text) if path.suffix == ".toml" else text + "\n")
+        assert "install" in _make_n(project, env), path
+        path.write_text(before)
+    wheel.write_bytes(wheel.read_bytes() + b"\0")  # rebuilt, same name
+    assert "uninstall --yes pgbe" in _make_n(project, env)
+
+
+def test_new_project_git_source_pinned_to_a_commit(tmp_path: Path, test_server: TestServer) -> None:
+    env, url = _env(test_server), "git+https://git.example.com/team/pgbe.git"
+    refused = _run([PYTHON, "-m", "pgbe.cli", "new", "project", "a", "--pgbe", f"{url}@main"], tmp_path, env)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        f"error: {url}@main: name a commit (git+<url>@<sha>), not a branch, so clones agree"
+    ]
+    assert not (tmp_path / "a").exists()
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    _ok([PYTHON, "-m", "pgbe.cli", "new", "project", "b", "--pgbe", f"{url}@{commit}"], tmp_path, env)
+    assert (tmp_path / "b" / "pgbe-source.txt").read_text() == f"pgbe @ {url}@{commit}\n"
+    assert not list((tmp_path / "b" / "vendor").glob("*.whl"))
+    assert f'install "pgbe @ {url}@{commit}" -e ".[test]"' in _make_n(tmp_path / "b", env)
 
 
 def test_new_project_existing_folder_refused_with_one_line(tmp_path: Path, test_server: TestServer) -> None:
@@ -80,7 +149,7 @@ def test_new_project_existing_folder_refused_with_one_line(tmp_path: Path, test_
 
 
 def test_new_project_then_new_resource_pass_tests_migrations_and_lint(
-    project: Path, test_server: TestServer, dev_database: str
+    project: Path, test_server: TestServer, dev_database: str, tmp_path: Path
 ) -> None:
     names = ["app/main.py", "app/config/settings.py", "app/config/database.py", "app/models/base.py"]
     names += ["app/controllers/base_controller.py", "app/resources.py", "migrations/env.py"]
@@ -121,7 +190,7 @@ def test_new_project_then_new_resource_pass_tests_migrations_and_lint(
     assert "25 passed" in out  # 7 of the project + 6 each of tags, articles and comments
     _ok([PYTHON, "-m", "alembic", "upgrade", "head"], project, db_env)
     _ok([PYTHON, "-m", "alembic", "check"], project, db_env)
-    _lint(project, env)
+    _lint(project, env, tmp_path / "mypy-cache")
     # Asked again, the generator refuses and writes nothing.
     again = _run([PYTHON, "-m", "pgbe.cli", "new", "resource", "Article", "title:str"], project, db_env)
     assert again.returncode == 1

@@ -170,3 +170,20 @@ def test_caller_item_offers_get_and_update_unless_delete_is_asked_for() -> None:
     )
     asked = Resource(User, read=UserRead, lookup=Caller(), operations=["get", "delete"])
     assert asked.operations == ("get", "delete")
+
+
+def test_two_resources_of_one_table_need_names_of_their_own() -> None:
+    registry = ResourceRegistry(database, get_settings())
+    people = Resource(User, read=UserRead, path="/people", operations=["get"])
+    clashing = Resource(User, read=UserRead, path="/me", lookup=Caller())
+    with pytest.raises(
+        ValueError, match=r"operation id 'users.get' .* give one of them Resource\(name=\.\.\.\)"
+    ):
+        register(FastAPI(), people, clashing, registry=registry)
+    app = FastAPI()
+    me = Resource(User, read=UserRead, update=UserSelfUpdate, path="/me", lookup=Caller(), name="me")
+    register(app, people, me, registry=ResourceRegistry(database, get_settings()))
+    ids = {op["operationId"] for path in app.openapi()["paths"].values() for op in path.values()}
+    assert {"users.get", "me.get", "me.update"} <= ids
+    with pytest.raises(ValueError, match="lowercase letters"):
+        Resource(User, read=UserRead, name="My Users")

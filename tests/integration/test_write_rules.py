@@ -20,7 +20,7 @@ from app.models import Product, Tag, User
 from app.schemas.product import ProductCreate, ProductRead, ProductUpdate
 from pgbe.errors import ConflictError, ValidationError
 from pgbe.http.problems import install_problem_handlers
-from pgbe.query.computed import Pluck
+from pgbe.query.computed import Count, Pluck
 from pgbe.resources import Permissions, Resource, ResourceRegistry, register
 from pgbe.schemas import CreateSchema
 from pgbe.testing.api import ApiClient, rolled_back_client
@@ -149,6 +149,8 @@ async def test_admin_link_to_missing_tag_is_refused_and_writes_nothing(
 
 class ProductWithTagIds(ProductRead):
     tag_ids: Annotated[list[int], Pluck("tags", "id")]
+    tag_names: Annotated[list[str], Pluck("tags", "name")]
+    tags_count: Annotated[int, Count("tags")]
 
 
 async def test_write_answer_shows_the_links_the_same_statement_wrote() -> None:
@@ -173,9 +175,13 @@ async def test_write_answer_shows_the_links_the_same_statement_wrote() -> None:
         created = await client.post("/tagged", json={"name": "Lamp", "price": 25, "tag_ids": [two, one, two]})
         assert created.status_code == 201, created.text
         assert created.json()["tag_ids"] == sorted([one, two])
+        assert created.json()["tags_count"] == 2
+        assert created.json()["tag_names"] == ["answer-a", "answer-b"]
         item = f"/tagged/{created.json()['id']}"
         assert (await client.get(item)).json()["tag_ids"] == sorted([one, two])
         changed = await client.patch(item, json={"tag_ids": [two]})
         assert changed.status_code == 200, changed.text
         assert changed.json()["tag_ids"] == [two]
+        assert changed.json()["tags_count"] == 1
+        assert changed.json()["tag_names"] == ["answer-b"]
         assert (await client.get(item)).json() == changed.json()

@@ -79,7 +79,7 @@ def test_pgbouncer_entrypoint_config_serves_transaction_pooling() -> None:
     """The entrypoint's generated configuration, run by the PgBouncer on this machine."""
     pgbouncer = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
     if pgbouncer is None:
-        pytest.skip("pgbouncer is not installed (tests/scaleout/ensure_packages.sh)")
+        pytest.skip("pgbouncer not found on PATH or in /usr/sbin (Debian: apt-get install pgbouncer)")
     if not PostgresCluster.available():
         pytest.skip("no PostgreSQL server binaries for a throwaway cluster")
     cluster = PostgresCluster.create()  # on loopback TCP, whatever server the test run uses
