@@ -43,6 +43,7 @@ user = Resource(
     update_methods=["PUT"],
     envelope=Envelope(item="user"),
     permissions=Permissions(read=authenticated, update=authenticated),
+    name="user",  # operation ids user.get, user.update (profiles has users.get)
     tags=["user"],
 )
 
