@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, Index, Integer, MetaData, func, inspect
+from sqlalchemy import DDL, DateTime, Index, Integer, MetaData, Table, event, func, inspect
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from pgbe.naming import label, table_name
@@ -24,15 +24,27 @@ def make_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
+CREATE_TRIGRAM = DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm")  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
+
+
 def trigram_index(table: str, column: str) -> Index:
     """A pg_trgm GIN index on `column`, for `__table_args__`: `contains`, `icontains` and `startswith` use it.
 
     LIKE / ILIKE '%text%' can use no B-tree; a trigram index finds the rows holding each three-letter
-    piece of the text. The database needs the extension (`CREATE EXTENSION pg_trgm` in a migration).
+    piece of the text. Migrations create the extension (`CREATE EXTENSION IF NOT EXISTS pg_trgm`);
+    `metadata.create_all` does it too, before the table.
     """
-    return Index(
+    index = Index(
         f"ix_{table}_{column}_trgm", column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"}
     )
+    event.listen(index, "after_parent_attach", _create_trigram_first)
+    return index
+
+
+def _create_trigram_first(index: Index, table: Table) -> None:
+    del index
+    if not event.contains(table, "before_create", CREATE_TRIGRAM):
+        event.listen(table, "before_create", CREATE_TRIGRAM)
 
 
 class ModelMixin:

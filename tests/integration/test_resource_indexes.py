@@ -300,3 +300,17 @@ async def test_create_app_database_down_skips_the_check_and_starts(caplog: pytes
             pass
 
     assert "index check skipped: the database did not answer (OperationalError)" in caplog.text
+
+
+def test_create_all_creates_pg_trgm_before_the_trigram_indexes(scratch_database: str) -> None:
+    from app.models import BaseModel
+
+    engine = create_engine(with_driver(scratch_database, "psycopg"), poolclass=pool.NullPool)
+    BaseModel.metadata.create_all(engine)
+    with engine.connect() as connection:
+        extensions = connection.execute(text("SELECT extname FROM pg_extension")).scalars().all()
+        trigram = connection.execute(text("SELECT to_regclass('ix_products_name_trgm')")).scalar()
+    engine.dispose()
+
+    assert "pg_trgm" in extensions
+    assert trigram == "ix_products_name_trgm"
