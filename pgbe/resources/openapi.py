@@ -19,6 +19,7 @@ from pydantic import BaseModel, StringConstraints
 from sqlalchemy import BigInteger, Integer, SmallInteger, String
 
 from pgbe.http.problems import problem_docs
+from pgbe.query.operators import csv_pattern
 from pgbe.query.params import INT4_MAX
 from pgbe.query.spec import QuerySpec
 from pgbe.query.values import NO_NUL, value_type
@@ -64,11 +65,6 @@ def param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) ->
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
 
 
-def _csv_pattern(item: str) -> str:
-    """A pattern for a comma-separated list of `item` (no empty item), so the OpenAPI is exact."""
-    return f"^{item}(,{item})*$"
-
-
 def _choice(names: Iterable[str]) -> str:
     return "(" + "|".join(re.escape(name) for name in names) + ")"
 
@@ -99,7 +95,7 @@ def include_param(spec: QuerySpec, *, name: str = "") -> list[inspect.Parameter]
         alias=spec.public_name("include"),
         description=f"Related data to embed: one of {allowed}, or several, comma-separated",
     )
-    annotation = _one_or_list(values, _csv_pattern(_choice(spec.includes)))
+    annotation = _one_or_list(values, csv_pattern(_choice(spec.includes)))
     return [param("include", Annotated[annotation | None, query], None)]
 
 
@@ -187,7 +183,7 @@ def sort_param(spec: QuerySpec, *, name: str = "") -> list[inspect.Parameter]:
         return []
     sortable = ", ".join(spec.sort)
     sort_values = choices(f"{name}Sort", [v for field in spec.sort for v in (field, f"-{field}")])
-    sort_type = _one_or_list(sort_values, _csv_pattern("-?" + _choice(spec.sort)))
+    sort_type = _one_or_list(sort_values, csv_pattern("-?" + _choice(spec.sort)))
     query = Query(
         alias=spec.public_name("sort"),
         description=(
