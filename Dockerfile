@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
 # The service's image: pgbe and its runtime dependencies in a virtualenv, the project's code, a
 # non-root user, and a health check on /health/ready. Build: docker build -t pgbe-example .
-# The optional integrations to install: tracing (OpenTelemetry), sentry, or none ("").
+# pgbe's extras to install: the example app's admin site, and the optional integrations tracing
+# (OpenTelemetry) and sentry. Not embedded (DATABASE_URL is set) nor lint, test or dev.
 ARG PYTHON_VERSION=3.11
-ARG PGBE_EXTRAS=tracing,sentry
+ARG PGBE_EXTRAS=admin,tracing,sentry
 
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build
 ARG PGBE_EXTRAS
@@ -11,7 +12,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/venv
 WORKDIR /src
 # Dependencies first: this layer is rebuilt only when pyproject.toml changes.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY pgbe/__init__.py pgbe/__init__.py
 RUN /opt/venv/bin/pip install ".[${PGBE_EXTRAS}]" \
     && /opt/venv/bin/pip uninstall --yes pgbe

@@ -81,6 +81,7 @@ def conduit_env(db_url: str, secret: str, pool_size: int) -> dict[str, str]:
         "CONDUIT_SECRET_KEY": secret,
         "CONDUIT_DATABASE_URL": db_url,
         "CONDUIT_DB_ASYNC_POOL_SIZE": str(pool_size),
+        "CONDUIT_PAGE_COUNT": "exact",  # articlesCount as the floor computes it, whatever the table's size
         "SECRET_KEY": secret,
         "DATABASE_URL": db_url,
         "BENCH_FLOOR_POOL_SIZE": str(pool_size),

@@ -69,6 +69,17 @@ class PgbeSettings(BaseSettings):
     )
     page_default_limit: int = Field(default=50, ge=1)
     page_max_limit: int = Field(default=500, ge=1)
+    # Lists at scale (pgbe.resources.counts, .cursors): how totals are counted, how deep offsets go.
+    page_count: Literal["exact", "planned", "estimated", "none"] = Field(
+        default="estimated",
+        description="Totals of lists: exact up to page_count_threshold rows, the planner's estimate above.",
+    )
+    page_count_threshold: int = Field(
+        default=10_000, ge=0, description="`estimated` counts exactly up to this many rows."
+    )
+    page_max_skip: int | None = Field(
+        default=10_000, ge=0, description="A larger `skip` is a 422 naming the cursor; None: no limit."
+    )
     workers: int = Field(default=1, ge=1)
     host: str = "127.0.0.1"
     port: int = 8000

@@ -61,7 +61,7 @@ class Operator:
         return ARRAY(sa_type) if self.name == "in" else sa_type
 
 
-def _csv_pattern(item: str) -> str:
+def csv_pattern(item: str) -> str:
     """A pattern for a comma-separated list of `item` (no empty item)."""
     return f"^{item}(,{item})*$"
 
@@ -98,7 +98,7 @@ def _document_in(field: str, vt: ValueType) -> Document:
     return Document(
         str,
         f"Rows whose {field} is one of these comma-separated values (at most {MAX_IN_VALUES})",
-        pattern=_csv_pattern(vt.item),
+        pattern=csv_pattern(vt.item),
     )
 
 

@@ -55,6 +55,8 @@ class ListParams:
     filters: tuple[Filter, ...] = ()
     sort: tuple[tuple[str, bool], ...] = ()
     includes: tuple[str, ...] = ()
+    count: str | None = None  # the count strategy asked for in the query (checked by the handler)
+    cursor: str | None = None  # the opaque cursor of a keyset page (checked by the handler)
 
     @property
     def shape(self) -> tuple[Any, ...]:
@@ -130,14 +132,17 @@ def parse_list_params(
     max_limit: int,
     default_sort: tuple[tuple[str, bool], ...] = (),
     ignore_unknown: bool = False,
+    max_skip: int | None = None,
 ) -> ListParams:
     """Parse `(name, value)` query items; unknown names and malformed values raise a 422 error.
 
     With `ignore_unknown`, parameters that are neither reserved nor filters are skipped instead.
+    A `skip` above `max_skip` is a 422 that points to the cursor; a cursor with a `skip` too.
     """
     skip, limit = 0, default_limit
     sort = default_sort
     includes: tuple[str, ...] = ()
+    verbatim: dict[str, str] = {}
     filters: list[Filter] = []
     seen: set[str] = set()
     declared = len(spec.parameters)
@@ -155,8 +160,10 @@ def parse_list_params(
                 limit = _non_negative(key, raw, max_limit)
             elif reserved == "sort":
                 sort = parse_sort(spec, key, raw)
-            else:
+            elif reserved == "include":
                 includes = includes_of(spec, key, raw)
+            else:  # count, cursor: checked by the handler
+                verbatim[reserved] = raw
         elif ignore_unknown and key not in spec.parameters:
             continue
         else:
@@ -164,9 +171,25 @@ def parse_list_params(
             # every declared filter may be used once, even when there are more than MAX_FILTERS
             if len(filters) > MAX_FILTERS and len(filters) > declared:
                 raise query_error(key, f"at most {max(MAX_FILTERS, declared)} filters")
+    cursor = verbatim.get("cursor")
+    _check_skip(spec, skip, cursor, max_skip)
     # A canonical order makes `a=1&b=2` and `b=2&a=1` one statement shape.
     filters.sort(key=lambda f: f.shape)
-    return ListParams(skip, limit, tuple(filters), sort, includes)
+    return ListParams(skip, limit, tuple(filters), sort, includes, verbatim.get("count"), cursor)
+
+
+def _check_skip(spec: QuerySpec, skip: int, cursor: str | None, max_skip: int | None) -> None:
+    """Refuse a `skip` beside a cursor, or deeper than `max_skip` (the cursor goes further)."""
+    name, cursor_name = spec.public_name("skip"), spec.public_name("cursor")
+    if skip and cursor is not None:
+        raise query_error(name, f"cannot be combined with {cursor_name}")
+    if max_skip is not None and skip > max_skip:
+        raise query_error(
+            name,
+            f"must be at most {max_skip}; to page further, follow the `next` cursor"
+            f" (the {cursor_name} parameter) of the previous page",
+            "less_than_equal",
+        )
 
 
 def single_includes(spec: QuerySpec, items: Iterable[tuple[str, str]]) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from pgbe.query.computed import Computed, computed_fields
 from pgbe.query.operators import OPERATORS, Operator
 from pgbe.query.values import ValueType, value_type
 
-RESERVED = frozenset({"skip", "limit", "sort", "include"})
+RESERVED = frozenset({"skip", "limit", "sort", "include", "count", "cursor"})
 
 
 def related_schema(annotation: Any) -> type[Schema] | None:
@@ -65,9 +65,9 @@ class QuerySpec:
     """The allow-lists of one resource, refused at declaration when they name an unreadable field.
 
     `parameters` maps every filter query parameter (`price__gte`, or its alias) to its field and
-    operator; `reserved` maps the names of `skip`, `limit`, `sort` and `include` (or their aliases) to
-    them. `aliases` renames parameters: `{"offset": "skip", "tag": "tags.name"}`; the aliased name is
-    then no longer accepted.
+    operator; `reserved` maps the names of `skip`, `limit`, `sort`, `include`, `count` and `cursor`
+    (or their aliases) to them. `aliases` renames parameters: `{"offset": "skip", "tag": "tags.name"}`;
+    the aliased name is then no longer accepted.
     """
 
     def __init__(
@@ -104,6 +104,11 @@ class QuerySpec:
         }
         for alias, target in (aliases or {}).items():
             self._alias(alias, target)
+        taken = sorted(set(self.reserved) & set(self.parameters))
+        if taken:
+            raise ValueError(
+                f"filter parameter {taken[0]!r} is also a list parameter; rename it with aliases="
+            )
 
     def _alias(self, alias: str, target: str) -> None:
         if alias in self.reserved or alias in self.parameters:

@@ -30,6 +30,10 @@ class Envelope:
     `items` and, unless left out (None), the total, skip and limit under their keys:
     `Envelope(item="article", items="articles", total="articlesCount", skip=None, limit=None)`.
     `each="name"` lists the value of that field of each row instead of the row (`{"tags": ["a"]}`).
+    `total_kind` says whether the total is `exact` or `planned` (null when not counted); `next` and
+    `prev` hold the cursors of the neighbouring pages (null at either end). The default envelope
+    (`DEFAULT_ENVELOPE`) has all three; a declared one only those it names (the `Link` header
+    carries the cursors whatever the envelope).
     """
 
     item: str | None = None
@@ -39,6 +43,9 @@ class Envelope:
     skip: str | None = "skip"
     limit: str | None = "limit"
     each: str | None = None
+    total_kind: str | None = None
+    next: str | None = None
+    prev: str | None = None
 
     @property
     def body_key(self) -> str | None:
@@ -53,7 +60,10 @@ class Envelope:
     @property
     def default(self) -> bool:
         """Tell whether this is today's shape (`Page[Read]`)."""
-        return self == Envelope()
+        return self == DEFAULT_ENVELOPE
+
+
+DEFAULT_ENVELOPE = Envelope(total_kind="total_kind", next="next", prev="prev")
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import functools
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 import asyncpg
 from sqlalchemy import ColumnElement
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,16 +24,23 @@ from pgbe.errors import (
     PreconditionFailedError,
 )
 from pgbe.http.rate_limits import client_address
-from pgbe.query.params import parse_list_params
+from pgbe.query.keyset import sort_keys
+from pgbe.query.params import ListParams, parse_list_params
+from pgbe.resources.conditional import body_etag, body_hash, not_modified
+from pgbe.resources.counts import FUNCTION, CountStrategy, count_strategy, preferred_count
+from pgbe.resources.cursors import Cursor
 from pgbe.resources.declarations import Action, View
-from pgbe.resources.read_sql import select_one, select_page
+from pgbe.resources.json_sql import embedded, read_plan
+from pgbe.resources.read_sql import PageShape, select_one, select_page
 from pgbe.resources.requests import JSON, caller_values, if_match, read_body
+from pgbe.resources.resource import Resource
 from pgbe.resources.runtime import ResourceRuntime
 from pgbe.resources.statements import Access, Compiled, compile_statement
 from pgbe.resources.write_sql import delete_row, insert_row, link_row, update_row
 from pgbe.writes import has_sql
 
 Handler = Callable[[ResourceRuntime, Request], Awaitable[Response]]
+logger = logging.getLogger(__name__)
 
 
 def _not_found(rt: ResourceRuntime, values: Mapping[str, Any]) -> NotFoundError:
@@ -106,11 +117,86 @@ def _etag(version: Any) -> dict[str, str] | None:
     return {"ETag": f'"{version}"'} if version is not None else None
 
 
-async def _page(rt: ResourceRuntime, request: Request, permission: Any, view: View | None) -> Response:
+def _count(rt: ResourceRuntime, request: Request, asked: str | None) -> tuple[CountStrategy, bool]:
+    """The count strategy of a list request, and whether it came from a `Prefer` header.
+
+    The `count` query parameter wins over `Prefer: count=...`; else the resource's default, else
+    the `PAGE_COUNT` setting.
+    """
+    if asked is not None:
+        return count_strategy(asked, rt.resource.spec.public_name("count")), False
+    preferred = preferred_count(request.headers.get("prefer"))
+    if preferred is not None:
+        return preferred, True
+    return rt.resource.count or rt.registry.count, False
+
+
+def _list_context(
+    rt: ResourceRuntime, view: View | None, params: ListParams, values: Mapping[str, Any]
+) -> str:
+    """What a cursor is bound to: the resource, the view, the sort, the filters and the parent keys."""
+    filters = [(f.shape, repr(f.value)) for f in params.filters]
+    parents = sorted((k, repr(v)) for k, v in values.items() if k.startswith("p") and k[1:].isdigit())
+    view_name = view.name if view is not None else ""
+    return repr((rt.resource.path, view_name, params.sort, filters, parents))
+
+
+def _page_links(request: Request, rt: ResourceRuntime, cursors: Mapping[str, str | None]) -> str | None:
+    """The `Link` header (RFC 8288) of the neighbouring pages: the same query with their cursor."""
+    spec = rt.resource.spec
+    links = []
+    for rel, cursor in cursors.items():
+        if cursor is None:
+            continue
+        url = request.url.remove_query_params([spec.public_name("skip"), spec.public_name("cursor")])
+        url = url.include_query_params(**{spec.public_name("cursor"): cursor})
+        links.append(f'<{url.path}?{url.query}>; rel="{rel}"')
+    return ", ".join(links) or None
+
+
+def _with_cursors(body: str, rt: ResourceRuntime, cursors: Mapping[str, str | None]) -> str:
+    """The page's JSON with the cursors under the envelope's keys (built by PostgreSQL, then closed here)."""
+    envelope = rt.resource.envelope
+    keys = {"next": envelope.next, "prev": envelope.prev}
+    extra = "".join(
+        f', "{keys[rel]}" : {json.dumps(cursor)}' for rel, cursor in cursors.items() if keys[rel] is not None
+    )
+    return body[:-1] + extra + "}" if extra else body
+
+
+def _edge(raw: Any) -> tuple[str | None, ...] | None:
+    return None if raw is None else tuple(json.loads(raw))
+
+
+def cursor_after(
+    rt: ResourceRuntime, query: str, values: Sequence[Any], *, path: Mapping[str, Any] | None = None
+) -> str:
+    """A signed cursor of the list `query` (`"sort=-price&price__gte=10"`) after the row with `values`.
+
+    `values` are the row's sort values, its primary key last (unless sorted on); `path` the parent
+    keys of a nested list (`{"p0": ...}`). For benchmarks and tests that start a walk mid-table.
+    """
     res = rt.resource
+    params = parse_list_params(
+        res.spec,
+        QueryParams(query).multi_items(),
+        default_limit=rt.default_limit,
+        max_limit=rt.max_limit,
+        default_sort=res.default_sort,
+        ignore_unknown=res.ignore_unknown,
+    )
+    if len(values) != len(sort_keys(res.spec, params)):
+        raise ValueError(f"{len(sort_keys(res.spec, params))} values expected (the sort, then the key)")
+    context = _list_context(rt, None, params, dict(path or {}))
+    text = tuple(None if v is None else str(v) for v in values)
+    return rt.registry.cursors.encode(Cursor(text), context)
+
+
+async def _page(rt: ResourceRuntime, request: Request, permission: Any, view: View | None) -> Response:
+    res, registry = rt.resource, rt.registry
     principal, values, access = await _caller(rt, request, permission)
     if principal is None:  # before the statement: a refused list costs no query
-        await rt.registry.rate_limits.hit("anonymous_list", client_address(request))
+        await registry.rate_limits.hit("anonymous_list", client_address(request))
     params = parse_list_params(
         res.spec,
         request.query_params.multi_items(),
@@ -118,16 +204,80 @@ async def _page(rt: ResourceRuntime, request: Request, permission: Any, view: Vi
         max_limit=rt.max_limit,
         default_sort=res.default_sort,
         ignore_unknown=res.ignore_unknown,
+        max_skip=res.max_skip if res.max_skip is not None else registry.max_skip,
     )
+    strategy, preferred = _count(rt, request, params.count)
     values.update(params.bind_values())
+    values["count_threshold"] = registry.count_threshold
+    context = _list_context(rt, view, params, values)
+    size = len(sort_keys(res.spec, params))
+    cursor = None
+    if params.cursor is not None:
+        cursor = registry.cursors.decode(
+            params.cursor, context, size=size, name=res.spec.public_name("cursor")
+        )
+        values.update({f"c{i}": v for i, v in enumerate(cursor.values) if v is not None})
     where = view.where if view is not None else None
-    key = ("list", view.name if view is not None else None, params.shape, access)
-    compiled = rt.statement(key, lambda: select_page(rt.target, params, access, where=where))
-    row = await _read(rt, request, compiled, values, access)
+    while True:
+        shape = PageShape(
+            strategy,
+            registry.estimator,
+            cursor.nulls if cursor is not None else None,
+            cursor is not None and cursor.backward,
+        )
+        key = ("list", view.name if view is not None else None, params.shape, access, shape)
+        compiled = rt.statement(
+            key, functools.partial(select_page, rt.target, params, access, where=where, shape=shape)
+        )
+        try:
+            row = await _read(rt, request, compiled, values, access)
+        except asyncpg.UndefinedFunctionError as exc:
+            if FUNCTION not in str(exc) or not registry.estimator:
+                raise
+            logger.warning(
+                "%s is missing from the database: planned counts of filtered lists are exact until"
+                " a migration runs pgbe.resources.counts.CREATE_COUNT_ESTIMATE",
+                FUNCTION,
+            )
+            registry.estimator = False
+            continue
+        break
     assert row is not None
     if not row[1]:
         raise _parent_not_found(rt, values)
-    return Response(row[0], media_type=JSON)
+    cursors = _cursors(rt, context, cursor, params, _edge(row[3]), _edge(row[4]), bool(row[5]))
+    body = _with_cursors(row[0], rt, cursors)
+    headers = {"ETag": body_etag(body)}
+    link = _page_links(request, rt, cursors)
+    if link is not None:
+        headers["Link"] = link
+    if preferred:
+        headers["Preference-Applied"] = f"count={strategy}"
+    if not_modified(request, headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=JSON, headers=headers)
+
+
+def _cursors(
+    rt: ResourceRuntime,
+    context: str,
+    cursor: Cursor | None,
+    params: ListParams,
+    first: tuple[str | None, ...] | None,
+    last: tuple[str | None, ...] | None,
+    more: bool,
+) -> dict[str, str | None]:
+    """The cursors of the next and previous pages (None at either end of the list)."""
+    sign = rt.registry.cursors.encode
+    backward = cursor is not None and cursor.backward
+    after = last if last is not None else (cursor.values if cursor is not None and backward else None)
+    before = first if first is not None else (cursor.values if cursor is not None and not backward else None)
+    has_next = more if not backward else after is not None
+    has_prev = more if backward else (cursor is not None or params.skip > 0)
+    return {
+        "next": sign(Cursor(after), context) if has_next and after is not None else None,
+        "prev": sign(Cursor(before, backward=True), context) if has_prev and before is not None else None,
+    }
 
 
 async def list_rows(rt: ResourceRuntime, request: Request) -> Response:
@@ -155,7 +305,25 @@ async def get_row(rt: ResourceRuntime, request: Request) -> Response:
         raise _not_found(rt, values)
     if not row[2]:
         raise PermissionDeniedError(f"You may not read this {rt.resource.label.lower()}")
-    return Response(row[0], media_type=JSON, headers=_etag(row[1]))
+    etag = _row_etag(rt, includes, row[0], row[1])
+    headers = {"ETag": etag}
+    if not_modified(request, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(row[0], media_type=JSON, headers=headers)
+
+
+@functools.lru_cache(maxsize=1024)
+def _row_alone(res: Resource, includes: tuple[str, ...]) -> bool:
+    """Tell whether a row's JSON shows only its own columns (no related rows, no computed field)."""
+    plan = read_plan(res.mapper, res.read, res.computed)
+    return not embedded(plan, includes) and all(f.computed is None for f in plan)
+
+
+def _row_etag(rt: ResourceRuntime, includes: tuple[str, ...], body: str, version: Any) -> str:
+    """A row's tag: its version when its JSON is the row's alone, else the version and the JSON's hash."""
+    if version is None:
+        return body_etag(body)
+    return f'"{version}"' if _row_alone(rt.resource, includes) else f'"{version}.{body_hash(body)}"'
 
 
 def _write_statement(

@@ -19,9 +19,12 @@ from pydantic import BaseModel, StringConstraints
 from sqlalchemy import BigInteger, Integer, SmallInteger, String
 
 from pgbe.http.problems import problem_docs
+from pgbe.query.operators import csv_pattern
 from pgbe.query.params import INT4_MAX
 from pgbe.query.spec import QuerySpec
 from pgbe.query.values import NO_NUL, value_type
+from pgbe.resources.counts import CountStrategy
+from pgbe.resources.cursors import CURSOR_PATTERN, MAX_CURSOR_LENGTH
 
 if TYPE_CHECKING:
     from pgbe.resources.resource import Resource
@@ -62,11 +65,6 @@ def param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) ->
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
 
 
-def _csv_pattern(item: str) -> str:
-    """A pattern for a comma-separated list of `item` (no empty item), so the OpenAPI is exact."""
-    return f"^{item}(,{item})*$"
-
-
 def _choice(names: Iterable[str]) -> str:
     return "(" + "|".join(re.escape(name) for name in names) + ")"
 
@@ -97,7 +95,7 @@ def include_param(spec: QuerySpec, *, name: str = "") -> list[inspect.Parameter]
         alias=spec.public_name("include"),
         description=f"Related data to embed: one of {allowed}, or several, comma-separated",
     )
-    annotation = _one_or_list(values, _csv_pattern(_choice(spec.includes)))
+    annotation = _one_or_list(values, csv_pattern(_choice(spec.includes)))
     return [param("include", Annotated[annotation | None, query], None)]
 
 
@@ -119,15 +117,18 @@ def filter_params(spec: QuerySpec) -> list[inspect.Parameter]:
 
 
 def list_params(
-    spec: QuerySpec, *, name: str = "", default_limit: int, max_limit: int
+    spec: QuerySpec, *, name: str = "", default_limit: int, max_limit: int, max_skip: int | None = None
 ) -> list[inspect.Parameter]:
-    """`skip`, `limit`, `sort`, `include` and every filter of a list route (`name` prefixes the enums)."""
+    """`skip`, `limit`, `sort`, `include`, `count`, `cursor`, every filter of a list route, `Prefer`.
+
+    `name` prefixes the enums; `max_skip` bounds `skip` (deeper pages follow the cursor).
+    """
+    deepest = INT4_MAX if max_skip is None else max_skip
+    skip_doc = "Rows to skip" if max_skip is None else f"Rows to skip (at most {max_skip}; then the cursor)"
     return [
         param(
             "skip",
-            Annotated[
-                int, Query(alias=spec.public_name("skip"), ge=0, le=INT4_MAX, description="Rows to skip")
-            ],
+            Annotated[int, Query(alias=spec.public_name("skip"), ge=0, le=deepest, description=skip_doc)],
             0,
         ),
         param(
@@ -139,7 +140,40 @@ def list_params(
         ),
         *sort_param(spec, name=name),
         *include_param(spec, name=name),
+        param(
+            "count",
+            Annotated[
+                CountStrategy | None,
+                Query(
+                    alias=spec.public_name("count"),
+                    description=(
+                        "How `total` is counted: `exact` (every matching row), `planned` (the planner's"
+                        " estimate), `estimated` (exact up to a threshold, planned above), `none`."
+                        " Default: the resource's; `Prefer: count=...` works too"
+                    ),
+                ),
+            ],
+            None,
+        ),
+        param(
+            "cursor",
+            Annotated[
+                str | None,
+                Query(
+                    alias=spec.public_name("cursor"),
+                    max_length=MAX_CURSOR_LENGTH,
+                    pattern=CURSOR_PATTERN,
+                    description=(
+                        "Keyset pagination: the `next` or `prev` cursor of a page of this same list"
+                        " (same sort and filters); not with `skip`"
+                    ),
+                ),
+            ],
+            None,
+        ),
         *filter_params(spec),
+        PREFER,
+        IF_NONE_MATCH,
     ]
 
 
@@ -149,7 +183,7 @@ def sort_param(spec: QuerySpec, *, name: str = "") -> list[inspect.Parameter]:
         return []
     sortable = ", ".join(spec.sort)
     sort_values = choices(f"{name}Sort", [v for field in spec.sort for v in (field, f"-{field}")])
-    sort_type = _one_or_list(sort_values, _csv_pattern("-?" + _choice(spec.sort)))
+    sort_type = _one_or_list(sort_values, csv_pattern("-?" + _choice(spec.sort)))
     query = Query(
         alias=spec.public_name("sort"),
         description=(
@@ -195,6 +229,24 @@ IF_MATCH = param(
 )
 
 
+PREFER = param(
+    "prefer",
+    Annotated[
+        str | None,
+        Header(alias="Prefer", description="`count=exact|planned|estimated|none` (RFC 7240), as `count`"),
+    ],
+    None,
+)
+IF_NONE_MATCH = param(
+    "if_none_match",
+    Annotated[
+        str | None,
+        Header(alias="If-None-Match", description="An ETag you hold: `304 Not Modified` if it is current"),
+    ],
+    None,
+)
+
+
 def body(schema: type[BaseModel], example: dict[str, Any] | None = None) -> inspect.Parameter:
     """The request body, with an example."""
     if example is None:
@@ -208,8 +260,14 @@ def header(description: str) -> dict[str, Any]:
     return {"description": description, "schema": {"type": "string"}}
 
 
-ETAG = header('The version of the row, for If-Match (`"7"`)')
+ETAG = header('The version of the row, for If-Match (`"7"`, or `"7.<hash>"` with related data)')
 LOCATION = header("The path of the created row")
+PAGE_HEADERS = {
+    "ETag": header("A hash of this page, for If-None-Match"),
+    "Link": header('The next and previous pages (RFC 8288): `</things?cursor=...>; rel="next"`'),
+    "Preference-Applied": header("The count strategy applied, when `Prefer: count=...` asked for one"),
+}
+NOT_MODIFIED = {"description": "Not modified: the ETag in If-None-Match is current (no body)"}
 
 
 def response(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field, create_model
 from starlette.responses import Response
@@ -21,13 +21,23 @@ T = TypeVar("T")
 AUTH = (401, 403)
 
 
+TOTAL = "Rows matching the filters, on every page (null with count=none); total_kind says how counted"
+TOTAL_KIND = "`exact` (counted) or `planned` (the planner's estimate); null when not counted"
+NEXT = "The cursor of the next page (pass it as `cursor`); null on the last page"
+PREV = "The cursor of the previous page; null on the first page"
+TotalKind = Literal["exact", "planned"]
+
+
 class Page(BaseModel, Generic[T]):
-    """A page of rows and the number of rows matching the filters."""
+    """A page of rows, the number of rows matching the filters, and the cursors of its neighbours."""
 
     items: list[T]
-    total: int = Field(description="Rows matching the filters, on every page")
+    total: int | None = Field(description=TOTAL)
+    total_kind: TotalKind | None = Field(description=TOTAL_KIND)
     skip: int
     limit: int
+    next: str | None = Field(description=NEXT)
+    prev: str | None = Field(description=PREV)
 
 
 @dataclass(frozen=True)
@@ -65,11 +75,19 @@ def page_model(rt: ResourceRuntime) -> Any:
         row = res.read.model_fields[envelope.each].annotation
     fields: dict[str, Any] = {"pgbe_items": (list[row], Field(alias=envelope.items))}
     if envelope.total is not None:
-        fields["pgbe_total"] = (int, Field(alias=envelope.total, description="Rows matching the filters"))
+        fields["pgbe_total"] = (int | None, Field(alias=envelope.total, description=TOTAL))
+        if envelope.total_kind is not None:
+            fields["pgbe_total_kind"] = (
+                TotalKind | None,
+                Field(alias=envelope.total_kind, description=TOTAL_KIND),
+            )
     if envelope.skip is not None:
         fields["pgbe_skip"] = (int, Field(alias=envelope.skip))
     if envelope.limit is not None:
         fields["pgbe_limit"] = (int, Field(alias=envelope.limit))
+    for key, name, doc in ((envelope.next, "pgbe_next", NEXT), (envelope.prev, "pgbe_prev", PREV)):
+        if key is not None:
+            fields[name] = (str | None, Field(alias=key, description=doc))
     return create_model(f"{res.read.__name__}List", **fields)
 
 
@@ -89,7 +107,15 @@ def _examples(rt: ResourceRuntime) -> dict[str, Any]:
             next(f.key for f in read_plan(res.mapper, res.read, res.computed) if f.name == envelope.each)
         )
     page: dict[str, Any] = {envelope.items: [row]}
-    for key, value in ((envelope.total, 1), (envelope.skip, 0), (envelope.limit, rt.default_limit)):
+    shown = (
+        (envelope.total, 1),
+        (envelope.total_kind if envelope.total is not None else None, "exact"),
+        (envelope.skip, 0),
+        (envelope.limit, rt.default_limit),
+        (envelope.next, None),
+        (envelope.prev, None),
+    )
+    for key, value in shown:
         if key is not None:
             page[key] = value
     found = {"read": read if envelope.item is None else {envelope.item: read}, "page": page}
@@ -130,8 +156,13 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
     ) -> None:
         ops.append(Operation(name, path, method, handler, openapi.documented(*doc), **kw))
 
-    list_doc = openapi.list_params(spec, name=kind, **limits)
-    page_ok = {200: openapi.response(example=example["page"])}
+    max_skip = res.max_skip if res.max_skip is not None else rt.registry.max_skip
+    list_doc = openapi.list_params(spec, name=kind, max_skip=max_skip, **limits)
+    page_ok = {
+        200: openapi.response(example=example["page"], headers=openapi.PAGE_HEADERS),
+        304: openapi.NOT_MODIFIED,
+    }
+    get_ok = {**read_ok, 304: openapi.NOT_MODIFIED}
     for view in res.views:
         add(
             view.name,
@@ -193,12 +224,12 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
             (
                 f"get_{plural}",
                 f"Get {one_of}{by}.",
-                [*keys, *openapi.include_param(spec, name=kind)],
+                [*keys, *openapi.include_param(spec, name=kind), openapi.IF_NONE_MATCH],
             ),
             permission=perms.read,
             claims=items,
             scoped=scoped,
-            options={"response_model": one, "responses": read_ok | openapi.problems(*AUTH, 404, 422, 503)},
+            options={"response_model": one, "responses": get_ok | openapi.problems(*AUTH, 404, 422, 503)},
         )
     if "update" in res.operations and res.update_schema is not None:
         note = (

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    Text,
     and_,
     bindparam,
     case,
+    cast,
     func,
     literal_column,
     null,
@@ -21,9 +24,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from pgbe.auth.guard import session_guard
-from pgbe.query.builder import order_by, sort_columns, where_clauses
+from pgbe.query.builder import sort_columns, where_clauses
 from pgbe.query.computed import Computed
+from pgbe.query.keyset import keyset_condition, sort_keys
 from pgbe.query.params import ListParams
+from pgbe.resources.counts import CountStrategy, total_columns
 from pgbe.resources.json_sql import embedded, grouped_related_json, page_json, read_plan
 from pgbe.resources.statements import Access, Target, parent_key
 
@@ -50,25 +55,58 @@ def _key(name: str) -> ColumnElement[Any]:
     return literal_column(f"'{name}'")
 
 
-def select_page(
-    t: Target, params: ListParams, access: Access, *, where: Computed | None = None
-) -> Select[Any]:
-    """One statement answering a page: `{"items": [...], "total": n, "skip": s, "limit": l}`.
+@dataclass(frozen=True, slots=True)
+class PageShape:
+    """What a list request changes in the text of its statement beyond its parameters.
 
-    The keys are the resource's envelope; `where` is a view's condition. The second column tells
-    whether the parent of a nested resource exists for the caller (true without a parent).
+    `count`: the count strategy; `estimator`: whether the database has `pgbe_count_estimate`;
+    `seek`: the NULLs of a cursor's values (None without a cursor); `backward`: a `prev` page.
     """
+
+    count: CountStrategy = "exact"
+    estimator: bool = True
+    seek: tuple[bool, ...] | None = None
+    backward: bool = False
+
+
+def select_page(
+    t: Target,
+    params: ListParams,
+    access: Access,
+    *,
+    where: Computed | None = None,
+    shape: PageShape | None = None,
+) -> Select[Any]:
+    """One statement answering a page: `{"items": [...], "total": n, "skip": s, "limit": l, ...}`.
+
+    The keys are the resource's envelope; `where` is a view's condition. The other columns: whether
+    the parent of a nested resource exists for the caller (true without a parent), the kind of
+    total, the sort keys of the page's first and last rows as text (for cursors), and whether rows
+    follow the page in the direction it was read. One more row than the page is read to know that.
+    """
+    shape = shape or PageShape()
     table, spec, envelope = t.table, t.spec, t.resource.envelope
     conditions = [*where_clauses(params), *t.scope(table.c, access)]
     if where is not None:
         conditions.append(where.expression(t.mapper, table.c))
+    keys = sort_keys(spec, params)
+    backward = shape.backward
+    seek = list(conditions)
+    if shape.seek is not None:
+        seek.append(keyset_condition(keys, shape.seek, backward=backward))
     skip = bindparam("skip", type_=Integer)
     limit = bindparam("limit", type_=Integer)
-    page = (
+    fetched = (
         select(table, *sort_columns(spec, params))
-        .where(*conditions)
-        .order_by(*order_by(spec, params))
+        .where(*seek)
+        .order_by(*(key.ordered(backward=backward) for key in keys))
         .offset(skip)
+        .limit(limit + 1)
+        .cte("fetched")
+    )
+    page = (
+        select(fetched)
+        .order_by(*(key.ordered(fetched.c[key.label], backward=backward) for key in keys))
         .limit(limit)
         .cte("page")
     )
@@ -87,12 +125,15 @@ def select_page(
         body = t.json(page.c, params.includes, related=related, only=envelope.each)
     else:
         body = t.json(page.c, params.includes, related=related)
-    order = order_by(spec, params, page.c)
+    order = [key.ordered(page.c[key.label]) for key in keys]
     items = select(func.json_agg(aggregate_order_by(body, *order))).select_from(rows).scalar_subquery()
     pairs: list[ColumnElement[Any]] = [_key(envelope.items), page_json(items)]
+    kind: ColumnElement[Any] = null()
     if envelope.total is not None:
-        total = select(func.count()).select_from(table).where(*conditions).scalar_subquery()
+        total, kind = total_columns(shape.count, table, conditions, estimator=shape.estimator)
         pairs += [_key(envelope.total), total]
+        if envelope.total_kind is not None:
+            pairs += [_key(envelope.total_kind), kind]
     if envelope.skip is not None:
         pairs += [_key(envelope.skip), skip]
     if envelope.limit is not None:
@@ -100,6 +141,16 @@ def select_page(
     found: Any = true()
     if t.resource.parent is not None:
         found = parent_key(t.resource, 0, access.parents).is_not(None)
-    result = select(func.json_build_object(*pairs), found)
+    edge = func.json_build_array(*(cast(page.c[key.label], Text) for key in keys))
+    first = select(edge).select_from(page).order_by(*order).limit(1).scalar_subquery()
+    last = (
+        select(edge)
+        .select_from(page)
+        .order_by(*(key.ordered(page.c[key.label], backward=True) for key in keys))
+        .limit(1)
+        .scalar_subquery()
+    )
+    more = select(func.count()).select_from(fetched).scalar_subquery() > limit
+    result = select(func.json_build_object(*pairs), found, kind, first, last, more)
     # a signed-in caller whose session check fails gets no row, and no page is built
     return result.where(session_guard()) if access.guarded else result

@@ -9,6 +9,8 @@ from starlette.requests import Request
 
 from pgbe.auth.principal import Principal
 from pgbe.http.rate_limits import RateLimits
+from pgbe.resources.counts import CountStrategy
+from pgbe.resources.cursors import CursorSigner
 
 if TYPE_CHECKING:
     from pgbe.db.database import Database
@@ -53,6 +55,12 @@ class ResourceRegistry:
         self.database = database
         self.default_limit = settings.page_default_limit
         self.max_limit = settings.page_max_limit
+        self.count: CountStrategy = settings.page_count
+        self.count_threshold = settings.page_count_threshold
+        self.max_skip = settings.page_max_skip
+        self.cursors = CursorSigner(settings.secret_key.get_secret_value())
+        # whether the database has pgbe_count_estimate; learned from the first statement that needs it
+        self.estimator = True
         self.resolve_principal = resolve_principal
         self.read_position = read_position
         # ANONYMOUS_LIST_RATE_LIMIT: lists asked for without a token are counted per client.

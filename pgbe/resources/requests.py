@@ -26,7 +26,8 @@ from pgbe.resources.statements import Access
 
 JSON = "application/json"
 INT4_MAX = 2**31 - 1
-_ETAG = re.compile(r'\s*(?:W/)?"?(\d{1,10})"?\s*')
+# `"7"`, or `"7.<hash>"` (a row with related data, see pgbe.resources.conditional): the version counts
+_ETAG = re.compile(r'\s*(?:W/)?"?(\d{1,10})(?:\.[0-9a-f]{1,64})?"?\s*')
 KeyParser = Callable[[str], Any]
 
 

@@ -21,7 +21,8 @@ from pgbe.naming import label, singularize
 from pgbe.query.computed import CallerIn, Computed
 from pgbe.query.params import parse_sort
 from pgbe.query.spec import QuerySpec
-from pgbe.resources.declarations import Action, Caller, Envelope, View
+from pgbe.resources.counts import STRATEGIES, CountStrategy
+from pgbe.resources.declarations import DEFAULT_ENVELOPE, Action, Caller, Envelope, View
 from pgbe.resources.json_sql import check_read_schema
 from pgbe.resources.permissions import Permissions
 from pgbe.writes import ModelWrites, writes_for
@@ -51,7 +52,9 @@ class Resource:
     `default_limit` / `max_limit` set this resource's page size (by default the settings'; at most
     MAX_PAGE_LIMIT, so a small table can be listed whole but no list is unbounded). Every name
     is checked against the model and the Read schema, so a column the Read schema does not show (a
-    password hash) can never be filtered or sorted on.
+    password hash) can never be filtered or sorted on. `count` is the default count strategy of the
+    lists and `max_skip` their deepest offset (else the `PAGE_COUNT` and `PAGE_MAX_SKIP` settings);
+    deeper pages follow the `next` cursor.
 
     Who: `permissions` per method (a `RowRule` such as `caller_is("author")` looks at the row: 403
     for a visible row the caller may not change); `owner_field` limits non-admin callers to rows whose
@@ -96,6 +99,8 @@ class Resource:
         views: Iterable[View] = (),
         actions: Iterable[Action] = (),
         tags: list[str] | None = None,
+        count: CountStrategy | None = None,
+        max_skip: int | None = None,
         name: str | None = None,
     ) -> None:
         self.model = model
@@ -116,12 +121,18 @@ class Resource:
         self.admin_roles = frozenset(admin_roles)
         self.require_if_match = require_if_match
         self.update_schema_for = update_schema_for
-        self.envelope = envelope or Envelope()
+        self.envelope = envelope or DEFAULT_ENVELOPE
         self.ignore_unknown = unknown_params == "ignore"
         self.tags = tags or [self.label]
         self.views = tuple(views)
         self.actions = tuple(actions)
         self.computed = dict(computed or {})
+        if count is not None and count not in STRATEGIES:
+            raise ValueError(f"count {count!r}: one of {', '.join(STRATEGIES)}")
+        self.count = count  # None: the PAGE_COUNT setting
+        if max_skip is not None and max_skip < 0:
+            raise ValueError(f"max_skip {max_skip!r} must be at least 0")
+        self.max_skip = max_skip  # None: the PAGE_MAX_SKIP setting
         if not self.segment.startswith("/") or self.segment.endswith("/") or "{" in self.segment:
             raise ValueError(f"path {self.segment!r}: a resource path starts with / and has no parameter")
         check_read_schema(self.mapper, read, self.computed)

@@ -195,10 +195,20 @@ async def test_list_products_thousand_in_values_runs_one_statement(
     assert api.queries.count == 1
 
 
-async def test_list_products_huge_skip_returns_empty_page(api: ApiClient, state: dict[str, Any]) -> None:
-    response = await api.get("/products?skip=2147483647")
+async def test_list_products_skip_at_the_maximum_returns_empty_page(
+    api: ApiClient, state: dict[str, Any]
+) -> None:
+    response = await api.get("/products?skip=10000")
     assert response.status_code == 200
     assert (response.json()["items"], response.json()["total"]) == ([], 1)
+
+
+async def test_list_products_skip_above_the_maximum_returns_422_naming_the_cursor(
+    api: ApiClient, state: dict[str, Any]
+) -> None:
+    response = await api.get("/products?skip=2147483647")
+    _assert_problem(response, 422)
+    assert "cursor" in response.json()["detail"]
 
 
 @pytest.mark.parametrize("path", ["/products/0", "/products/2147483648", "/products/abc", "/products/1%00"])

@@ -21,7 +21,7 @@ async def schema(api: ApiClient) -> dict[str, Any]:
 
 
 def _expected_query_names(res: Resource) -> set[str]:
-    names = {"skip", "limit", "sort"} | ({"include"} if res.spec.includes else set())
+    names = {"skip", "limit", "sort", "count", "cursor"} | ({"include"} if res.spec.includes else set())
     for name, field in res.spec.filters.items():
         names |= {name if op == "eq" else f"{name}__{op}" for op in field.operators}
     return names
@@ -34,8 +34,14 @@ def test_openapi_list_declares_every_filter_sort_and_include(schema: dict[str, A
     assert declared == _expected_query_names(res)
     ok = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     page = schema["components"]["schemas"][ok.rsplit("/", 1)[1]]
-    assert set(page["properties"]) == {"items", "total", "skip", "limit"}
+    assert set(page["properties"]) == {"items", "total", "total_kind", "skip", "limit", "next", "prev"}
     assert page["properties"]["items"]["items"]["$ref"].endswith(res.read.__name__)
+    assert {"ETag", "Link", "Preference-Applied"} <= set(operation["responses"]["200"]["headers"])
+    assert "304" in operation["responses"]
+    headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+    assert {"Prefer", "If-None-Match"} <= headers
+    counts = next(p for p in operation["parameters"] if p["name"] == "count")["schema"]["anyOf"][0]
+    assert counts["enum"] == ["exact", "planned", "estimated", "none"]
 
 
 @pytest.mark.parametrize("res", RESOURCES, ids=lambda r: r.path)

@@ -84,6 +84,78 @@ async def test_users_collection_offers_only_sign_up(conduit: ApiClient, world: W
     assert (await conduit.get("/api/users/jake")).status_code == 404
 
 
+@pytest.mark.parametrize("who", ["jake", "bob"])
+async def test_current_user_is_the_callers_own_account_in_one_statement(
+    conduit: ApiClient, world: World, who: str
+) -> None:
+    response = await conduit.get("/api/user", headers=world.as_(who))
+    assert response.status_code == 200, response.text
+    assert conduit.queries.count == 1
+    assert response.json() == {
+        "user": {"email": f"{who}@conduit.example.com", "username": who, "bio": None, "image": None}
+    }
+
+
+async def test_current_user_refuses_anonymous_and_other_methods(conduit: ApiClient, world: World) -> None:
+    anonymous = await conduit.get("/api/user")
+    assert anonymous.status_code == 401
+    assert errors(anonymous)
+    assert (await conduit.put("/api/user", json={"user": {"bio": "x"}})).status_code == 401
+    for method in ("PATCH", "DELETE", "POST"):
+        refused = await conduit.request(method, "/api/user", json={"user": {}}, headers=world.as_("jake"))
+        assert refused.status_code == 405, method
+        assert refused.headers["allow"] == "GET, HEAD, PUT"
+
+
+async def test_update_current_user_changes_only_the_callers_account(conduit: ApiClient, world: World) -> None:
+    body = {"user": {"bio": "I like to skateboard", "image": "https://i.example.com/jake.png"}}
+    response = await conduit.put("/api/user", json=body, headers=world.as_("jake"))
+    assert response.status_code == 200, response.text
+    assert conduit.queries.count == 1
+    assert response.json()["user"] == {
+        "email": "jake@conduit.example.com",
+        "username": "jake",
+        "bio": "I like to skateboard",
+        "image": "https://i.example.com/jake.png",
+    }
+    bios = dict(await conduit.conn.fetch("SELECT username, bio FROM users ORDER BY id"))
+    assert bios == {"jake": "I like to skateboard", "jane": None, "bob": None}
+    profile = (await conduit.get("/api/profiles/jake")).json()["profile"]
+    assert profile["bio"] == "I like to skateboard"
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"username": "jane"}, 409),
+        ({"email": "bob@conduit.example.com"}, 409),
+        ({"email": "nope"}, 422),
+        ({"password": "short"}, 422),
+        ({"role": "admin"}, 422),
+        ({"username": None}, 422),
+    ],
+)
+async def test_update_current_user_refuses_taken_and_invalid_fields(
+    conduit: ApiClient, world: World, change: dict[str, Any], status: int
+) -> None:
+    response = await conduit.put("/api/user", json={"user": change}, headers=world.as_("jake"))
+    assert response.status_code == status, response.text
+    assert errors(response)
+    row = await conduit.conn.fetchrow(
+        "SELECT username, email, role FROM users WHERE id = $1", world.ids["jake"]
+    )
+    assert tuple(row) == ("jake", "jake@conduit.example.com", "user")
+
+
+async def test_new_password_is_hashed_and_ends_the_callers_sign_ins(conduit: ApiClient, world: World) -> None:
+    jake = world.as_("jake")
+    response = await conduit.put("/api/user", json={"user": {"password": "a new secret 42!"}}, headers=jake)
+    assert response.status_code == 200, response.text
+    stored = await conduit.conn.fetchval("SELECT hashed_password FROM users WHERE id = $1", world.ids["jake"])
+    assert verify_password("a new secret 42!", stored)[0]
+    assert (await conduit.get("/api/user", headers=jake)).status_code == 401  # sign in again
+
+
 @pytest.mark.parametrize(
     ("who", "following"), [("anonymous", False), ("jake", False), ("jane", True), ("bob", False)]
 )
@@ -208,3 +280,20 @@ async def test_tags_list_every_name_once_in_one_statement(conduit: ApiClient, wo
     assert (
         await conduit.post("/api/tags", json={"tag": {"name": "x"}}, headers=world.as_("jake"))
     ).status_code == 405
+
+
+async def test_tags_and_comments_come_whole_beyond_the_article_page_size(
+    conduit: ApiClient, world: World
+) -> None:
+    await conduit.conn.execute("INSERT INTO tags (name) SELECT 'extra-' || i FROM generate_series(10, 44) i")
+    await conduit.conn.execute(
+        "INSERT INTO comments (body, article_id, author_id)"
+        " SELECT 'c' || i, $1, $2 FROM generate_series(1, 30) i",
+        world.ids["how-to-train"],
+        world.ids["bob"],
+    )
+    conduit.queries.reset()
+    assert len((await conduit.get("/api/tags")).json()["tags"]) == 38
+    assert len((await conduit.get("/api/articles/how-to-train/comments")).json()["comments"]) == 30
+    assert len((await conduit.get("/api/articles")).json()["articles"]) == 3
+    assert conduit.queries.count == 3

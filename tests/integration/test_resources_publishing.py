@@ -76,7 +76,8 @@ async def test_get_by_slug_answers_enveloped_camel_case_json_with_computed_field
     assert post["author"] == {"username": "ann", "bio": None, "following": True}
     assert "created_at" not in post
     assert "createdAt" in post
-    assert response.headers["etag"] == '"1"'
+    # computed fields and related rows are in the JSON: its hash follows the version (If-Match takes it)
+    assert response.headers["etag"].startswith('"1.')
     assert pub.queries.count == 1
 
 
@@ -264,7 +265,7 @@ def test_openapi_documents_lookups_methods_envelopes_and_actions() -> None:
     assert set(paths["/writers/{username}"]) == {"get"}
     assert set(paths["/posts/{slug}/like"]) == {"post", "delete"}
     assert "/posts/feed" in paths
-    (slug,) = paths["/posts/{slug}"]["get"]["parameters"]
+    (slug,) = [p for p in paths["/posts/{slug}"]["get"]["parameters"] if p["in"] == "path"]
     assert (slug["in"], slug["schema"]["type"], slug["schema"]["maxLength"]) == ("path", "string", 120)
     one = paths["/posts/{slug}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert components[one["$ref"].rsplit("/", 1)[1]]["required"] == ["post"]

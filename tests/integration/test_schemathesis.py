@@ -7,6 +7,7 @@ Every operation, schemathesis' default checks, a bounded number of examples per 
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 import schemathesis
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis.config import SchemathesisConfig
 
 from app.main import app
+from pgbe.resources.cursors import CURSOR_PATTERN
 from pgbe.testing.servers import AppServer
 from tests.fault_fixtures import FaultCluster
 
@@ -55,10 +57,23 @@ bounded = settings(
 )
 
 
+def _without_minted_cursor(case: schemathesis.Case) -> schemathesis.Case:
+    """Drop a well-formed `cursor`: a cursor is signed by the server, so one made up is refused (422).
+
+    Like If-Match's 412, no schema can describe which cursors exist; a malformed one (that the
+    schema already refuses) stays, for the negative checks.
+    """
+    query = case.query or {}
+    cursor = query.get("cursor")
+    if isinstance(cursor, str) and re.fullmatch(CURSOR_PATTERN, cursor):
+        del query["cursor"]
+    return case
+
+
 @schema.parametrize()
 @bounded
 def test_api_without_token_conforms(case: schemathesis.Case, load_app: AppServer) -> None:
-    case.call_and_validate(base_url=load_app.url)
+    _without_minted_cursor(case).call_and_validate(base_url=load_app.url)
 
 
 @schema.parametrize()
@@ -67,7 +82,7 @@ def test_api_with_admin_token_conforms(
     case: schemathesis.Case, load_app: AppServer, fault_cluster: FaultCluster
 ) -> None:
     headers = fault_cluster.bearer("admin")
-    case.call_and_validate(base_url=load_app.url, headers=headers)
+    _without_minted_cursor(case).call_and_validate(base_url=load_app.url, headers=headers)
 
 
 def test_schema_covers_every_route() -> None:

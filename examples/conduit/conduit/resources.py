@@ -13,14 +13,15 @@ from conduit.schemas import (
     TagRead,
     UserCreate,
     UserRead,
+    UserUpdate,
 )
 from pgbe.auth.permissions import authenticated, public
 from pgbe.query.computed import CallerIn
-from pgbe.resources import Permissions, Resource
+from pgbe.resources import Caller, Permissions, Resource
 from pgbe.resources.declarations import Action, Envelope, View
 from pgbe.resources.permissions import caller_is
 
-# POST /api/users: sign up (the answer has no token: see README.md, "What pgbe cannot declare yet")
+# POST /api/users: sign up (the answer has no token: see README.md)
 users = Resource(
     User,
     read=UserRead,
@@ -30,6 +31,20 @@ users = Resource(
     operations=["create"],
     envelope=Envelope(item="user"),
     permissions=Permissions(create=public),
+)
+
+# GET and PUT /api/user: the caller's own account
+user = Resource(
+    User,
+    read=UserRead,
+    update=UserUpdate,
+    path="/api/user",
+    lookup=Caller(),
+    update_methods=["PUT"],
+    envelope=Envelope(item="user"),
+    permissions=Permissions(read=authenticated, update=authenticated),
+    name="user",  # operation ids user.get, user.update (profiles has users.get)
+    tags=["user"],
 )
 
 # GET /api/profiles/{username}, POST and DELETE /api/profiles/{username}/follow
@@ -82,6 +97,7 @@ comments = Resource(
     sort=["id"],
     default_sort="id",
     operations=["list", "create", "delete"],
+    default_limit=500,  # RealWorld lists every comment of an article
     envelope=Envelope(item="comment", items="comments", total=None, skip=None, limit=None),
     permissions=Permissions(read=public, create=authenticated, delete=caller_is("author")),
     created_by="author_id",
@@ -95,7 +111,8 @@ tags = Resource(
     sort=["name"],
     default_sort="name",
     operations=["list"],
+    default_limit=1000,  # RealWorld lists every tag
     envelope=Envelope(items="tags", total=None, skip=None, limit=None, each="name"),
 )
 
-RESOURCES = (users, profiles, articles, comments, tags)
+RESOURCES = (users, user, profiles, articles, comments, tags)

@@ -42,6 +42,23 @@ class UserCreate(CreateSchema):
         return self
 
 
+class UserUpdate(UpdateSchema):
+    """Fields the caller may change on their own account (a new password ends every sign-in of it)."""
+
+    email: Annotated[EmailStr, Chars(320)] | None = None
+    username: Username | None = None
+    password: Annotated[str, Chars(128, min=1)] | None = None
+    bio: Annotated[str, Chars(10_000)] | None = None
+    image: Annotated[str, Chars(500)] | None = None
+
+    @model_validator(mode="after")
+    def _password_policy(self) -> UserUpdate:
+        problems = password_problems(self.password, email=self.email) if self.password else []
+        if problems:
+            raise ValueError(f"password {problems[0]}")
+        return self
+
+
 class ProfileRead(ReadSchema):
     """A user as others see them, with whether the caller follows them."""
 
