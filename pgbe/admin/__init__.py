@@ -15,7 +15,8 @@ from starlette.responses import Response
 
 from pgbe.admin.auth import RolePermissions, UserBackend, resource_grants
 from pgbe.admin.guard import AdminGuardMiddleware
-from pgbe.admin.views import HIDDEN, model_views
+from pgbe.admin.views import HIDDEN, PasswordView, model_views
+from pgbe.auth.passwords import PasswordPolicy
 from pgbe.auth.service import Auth
 from pgbe.settings import PgbeSettings
 
@@ -74,7 +75,11 @@ def mount_admin(
         # Outermost: a refused request never reaches the session cookie or a view.
         middlewares=[Middleware(AdminGuardMiddleware, trusted_origins=settings.admin_trusted_origins)],
     )
+    policy = PasswordPolicy.from_settings(settings)
     for view in model_views(base, resources, hidden=hidden):
+        if issubclass(view, PasswordView):  # the project's policy, and the bound on hashes in flight
+            view.policy = policy
+            view.hasher = auth.hash_new_password
         admin.add_view(view)
     return admin
 

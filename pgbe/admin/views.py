@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import types
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from sqladmin import ModelView
 from sqladmin.helpers import get_primary_keys, object_identifier_values
@@ -18,7 +18,7 @@ from starlette.requests import Request
 from wtforms import Form, PasswordField, ValidationError, validators
 
 from pgbe import errors
-from pgbe.auth.passwords import hash_password, password_problems
+from pgbe.auth.passwords import DEFAULT_POLICY, PasswordPolicy, hash_password
 from pgbe.db.errors import translated
 from pgbe.naming import label
 from pgbe.writes import writes_for
@@ -145,16 +145,29 @@ def _fits(column_type: Any, value: int) -> bool:
 class PasswordView(RulesView):
     """A view of a model with a password hash: a password field, required to create, kept when empty.
 
-    The password is checked against the policy and stored hashed; the hash itself is never shown.
+    The password is checked against `policy` (the project's, PASSWORD_*) and hashed by `hasher`
+    (`Auth.hash_new_password`: within the worker's bound on hashes in flight); the hash is never shown.
+    `mount_admin` sets both.
     """
+
+    policy: ClassVar[PasswordPolicy] = DEFAULT_POLICY
+    hasher: ClassVar[Callable[[str], Awaitable[str]] | None] = None
 
     async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
         """Add the password field to the model's form."""
         form = await super().scaffold_form(rules)
+        policy = self.policy
+
+        def check_policy(form: Form, field: PasswordField) -> None:
+            email = getattr(form, "email", None)
+            problems = policy.problems(field.data or "", email=email.data if email is not None else None)
+            if problems:
+                raise ValidationError(f"The password {problems[0]}")
+
         field = PasswordField(
             "Password",
-            validators=[validators.Optional(), _password_policy],
-            description="Required for a new account; leave empty to keep the current password.",
+            validators=[validators.Optional(), check_policy],
+            description=f"Required for a new account ({policy.description}); empty keeps the current one.",
         )
         return type(f"{form.__name__}WithPassword", (form,), {"password": field})
 
@@ -164,17 +177,12 @@ class PasswordView(RulesView):
         """Store a new password as its hash; refuse a new account without one."""
         password = data.pop("password", None)
         if password:
-            setattr(model, HASH_COLUMN, await run_in_threadpool(hash_password, password))
+            hasher = type(self).hasher
+            hashed = await hasher(password) if hasher else await run_in_threadpool(hash_password, password)
+            setattr(model, HASH_COLUMN, hashed)
         elif is_created:
             raise ValueError("A new account needs a password")
         await super().on_model_change(data, model, is_created, request)
-
-
-def _password_policy(form: Form, field: PasswordField) -> None:
-    email = getattr(form, "email", None)
-    problems = password_problems(field.data or "", email=email.data if email is not None else None)
-    if problems:
-        raise ValidationError(f"The password {problems[0]}")
 
 
 def model_view(

@@ -9,7 +9,7 @@ import pytest
 from app.config.settings import get_settings
 from pgbe.auth.passwords import verify_password
 from pgbe.project import Project
-from tests.admin_fixtures import ADMIN, EMAILS, admin_client
+from tests.admin_fixtures import ADMIN, BASE_URL, EMAILS, ORIGIN, admin_client
 from tests.auth_fixtures import known_hash
 
 
@@ -165,3 +165,43 @@ async def test_admin_session_cookie_is_scoped_to_the_admin_site(
     assert "pgbe_admin=" in set_cookie
     assert "path=/admin" in set_cookie.lower()
     assert "httponly" in set_cookie.lower()
+
+
+async def test_admin_password_hash_waits_for_no_one_beyond_the_bound(
+    admin: httpx.AsyncClient, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.config.auth import auth
+
+    monkeypatch.setattr(auth.hash_slots, "in_use", auth.hash_slots.size)  # every slot taken
+    response = await admin.post("/admin/users/create", data=_form(password="Fresh-Start-2026"))
+    assert response.status_code == 400
+    assert "Too many password checks" in response.text
+    assert _stored(database_url) is None
+
+
+async def test_admin_password_follows_the_projects_policy(project: Project, admin_account: None) -> None:
+    from fastapi import FastAPI
+
+    from app.models import BaseModel
+    from app.resources import RESOURCES
+    from pgbe.admin import mount_admin
+    from pgbe.auth.service import Auth
+
+    database = project.database()
+    settings = get_settings().model_copy(update={"password_min_length": 24})
+    app = FastAPI()
+    mount_admin(
+        app,
+        base=BaseModel,
+        session_maker=database.SessionLocal,
+        settings=settings,
+        auth=Auth(settings, database),
+        resources=RESOURCES,
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=ORIGIN) as client:
+        signed_in = await client.post("/admin/login", data={"username": ADMIN[0], "password": ADMIN[1]})
+        assert signed_in.status_code == 302
+        response = await client.post("/admin/users/create", data=_form(password="Fresh-Start-2026"))
+    assert response.status_code == 400
+    assert "at least 24" in response.text
