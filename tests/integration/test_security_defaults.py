@@ -55,7 +55,8 @@ async def app_client(**settings: Any) -> AsyncIterator[tuple[ApiClient, Auth]]:
 
 
 def _without_environment(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("ENVIRONMENT", "SECRET_KEY")}
+    outer = ("ENVIRONMENT", "SECRET_KEY", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")  # not the outer make's
+    env = {k: v for k, v in os.environ.items() if k not in outer}
     return {**env, "PYTHONPATH": str(ROOT)}
 
 
@@ -99,7 +100,14 @@ def test_make_chooses_development_only_when_nothing_else_does(
         (tmp_path / ".env").write_text(dotenv)
     env = _without_environment(tmp_path) | ({"ENVIRONMENT": shell} if shell else {})
     result = subprocess.run(
-        ["make", "-s", "--eval", 'print-environment: ; @echo "[$$ENVIRONMENT]"', "print-environment"],
+        [
+            "make",
+            "-s",
+            "--no-print-directory",
+            "--eval",
+            'print-environment: ; @echo "[$$ENVIRONMENT]"',
+            "print-environment",
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
