@@ -35,6 +35,20 @@ def _mask(value: Any, *, mask_id: bool) -> Any:
     return value
 
 
+def _cursors_by_presence(response: httpx.Response) -> Any:
+    """A list body with its signed `next`/`prev` cursors reduced to whether they are there.
+
+    The floor cannot sign pgbe's cursors; it answers placeholders where pgbe answers a cursor.
+    """
+    try:
+        body = response.json()
+    except json.JSONDecodeError:
+        return response.content
+    if isinstance(body, dict) and ("next" in body or "prev" in body):
+        return {k: (v is not None if k in ("next", "prev") else v) for k, v in body.items()}
+    return body
+
+
 def _diff(a: str, b: str) -> str:
     lines = difflib.unified_diff(a.splitlines(), b.splitlines(), "pgbe", "floor", lineterm="", n=1)
     return "\n".join(list(lines)[:40])
@@ -64,7 +78,7 @@ def compare_responses(
             f"content-type: pgbe {a.headers.get('content-type')}, floor {b.headers.get('content-type')}"
         )
     if not case.writes:
-        if a.content != b.content:
+        if a.content != b.content and _cursors_by_presence(a) != _cursors_by_presence(b):
             problems.append(
                 "bodies differ:\n" + _diff(a.text, b.text) + f"\npgbe: {a.text[:300]}\nfloor: {b.text[:300]}"
             )

@@ -70,6 +70,7 @@ E1_SQL = f"SELECT {product_json('p', E1_CATEGORY)}, p.version FROM products p WH
 # GROUP BY), not in one subquery per product.
 E2_SQL = f"""
 WITH page AS (SELECT * FROM products ORDER BY id LIMIT $2 OFFSET $1),
+counted AS (SELECT count(*) AS n FROM products),
 page_tags AS (
     SELECT pt.product_id, json_agg({tag_json("t")} ORDER BY t.id) AS tags
     FROM product_tags pt JOIN tags t ON t.id = pt.tag_id
@@ -89,8 +90,10 @@ SELECT json_build_object(
         LEFT JOIN categories c ON c.id = p.category_id
         LEFT JOIN page_tags pt ON pt.product_id = p.id
     ), '[]'::json),
-    'total', (SELECT count(*) FROM products),
-    'skip', $1, 'limit', $2)
+    'total', (SELECT n FROM counted), 'total_kind', 'exact',
+    'skip', $1, 'limit', $2,
+    'next', CASE WHEN $1 + $2 < (SELECT n FROM counted) THEN 'floor-next' END,
+    'prev', CASE WHEN $1 > 0 THEN 'floor-prev' END)
 """
 
 E4_SQL = f"""
@@ -98,12 +101,15 @@ WITH matching AS (
     SELECT p.* FROM products p JOIN categories c ON c.id = p.category_id
     WHERE p.price >= $1 AND p.price < $2 AND c.name = $3
 ),
-page AS (SELECT * FROM matching ORDER BY price DESC, name, id LIMIT $5 OFFSET $4)
+page AS (SELECT * FROM matching ORDER BY price DESC, name, id LIMIT $5 OFFSET $4),
+counted AS (SELECT count(*) AS n FROM matching)
 SELECT json_build_object(
     'items', coalesce((SELECT json_agg({product_json("p")} ORDER BY p.price DESC, p.name, p.id) FROM page p),
                       '[]'::json),
-    'total', (SELECT count(*) FROM matching),
-    'skip', $4, 'limit', $5)
+    'total', (SELECT n FROM counted), 'total_kind', 'exact',
+    'skip', $4, 'limit', $5,
+    'next', CASE WHEN $4 + $5 < (SELECT n FROM counted) THEN 'floor-next' END,
+    'prev', CASE WHEN $4 > 0 THEN 'floor-prev' END)
 """
 
 E3_SQL = f"""
