@@ -7,6 +7,7 @@ the Conduit tests do.
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -52,6 +53,9 @@ def migrate(url: str) -> None:
 
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))  # the environment imports the `conduit` package
+    # Conduit's settings read CONDUIT_*: its migration runs in the environment the caller chose for the
+    # repository's own (`make bench` chooses development), never silently in another one.
+    os.environ.setdefault("CONDUIT_ENVIRONMENT", os.environ.get("ENVIRONMENT", "production"))
     command.upgrade(alembic_config(ROOT, url=url), "head")
 
 
