@@ -14,9 +14,8 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
-from bench.dataset import LOADED_AT, BenchDatabase, choose_server
+from bench.dataset import LOADED_AT, BenchDatabase, create_database
 from pgbe.auth.principal import Principal
 from pgbe.auth.tokens import TokenCodec, hash_refresh_token, new_refresh_token
 
@@ -30,12 +29,8 @@ READER = 1  # the signed-in caller: follows every fifth user, has favorited ever
 
 def create() -> BenchDatabase:
     """Create, migrate and load Conduit's benchmark database."""
-    admin_url, folder, where = choose_server()
-    name = f"pgbe_bench_conduit_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    db = BenchDatabase(admin_url=admin_url, url=url, embedded_dir=folder, where=where)
+    db = create_database("pgbe_bench_conduit")
+    url = db.url
     try:
         migrate(url)
         load(url)

@@ -66,14 +66,20 @@ def choose_server() -> tuple[str, Path | None, str]:
     return embedded.start(folder, persistent=False), folder, f"embedded PostgreSQL {embedded.version()}"
 
 
-def create() -> BenchDatabase:
-    """Create, migrate and load the benchmark database."""
+def create_database(prefix: str) -> BenchDatabase:
+    """Create an empty database named `prefix` plus a random suffix on the chosen server."""
     admin_url, folder, where = choose_server()
-    name = f"pgbe_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    db = BenchDatabase(admin_url=admin_url, url=url, embedded_dir=folder, where=where)
+    return BenchDatabase(admin_url=admin_url, url=url, embedded_dir=folder, where=where)
+
+
+def create() -> BenchDatabase:
+    """Create, migrate and load the benchmark database."""
+    db = create_database("pgbe_bench")
+    url = db.url
     try:
         migrate(url)
         load(url)

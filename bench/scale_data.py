@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import time
-import uuid
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
-from bench.dataset import CATEGORIES, LOADED_AT, TAGS, TAGS_PER_PRODUCT, BenchDatabase, choose_server, migrate
+from bench.dataset import (
+    CATEGORIES,
+    LOADED_AT,
+    TAGS,
+    TAGS_PER_PRODUCT,
+    BenchDatabase,
+    create_database,
+    migrate,
+)
 
 BIG_TABLES = ("products", "product_tags")
 # Indexes that back no constraint: safe to drop during the load and create again from their definition.
@@ -30,12 +36,8 @@ WHERE indrelid = ANY(%s::regclass[])
 
 def create(products: int) -> tuple[BenchDatabase, float]:
     """Create, migrate and load a database of `products` products; return it and the load's seconds."""
-    admin_url, folder, where = choose_server()
-    name = f"pgbe_bench_scale_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    db = BenchDatabase(admin_url=admin_url, url=url, embedded_dir=folder, where=where)
+    db = create_database("pgbe_bench_scale")
+    url = db.url
     try:
         migrate(url)
         started = time.monotonic()
