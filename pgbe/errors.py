@@ -108,6 +108,12 @@ class ValidationError(AppError):
     type_slug = "validation"
 
 
+class FilterTooCostlyError(ValidationError):
+    """A list's filters took longer than their time budget: the same request would again; narrow it."""
+
+    type_slug = "filter-too-costly"
+
+
 class PreconditionRequiredError(AppError):
     status_code = 428
     type_slug = "precondition-required"

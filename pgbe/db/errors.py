@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from pgbe.errors import (
     AppError,
     ConflictError,
+    FilterTooCostlyError,
     GatewayTimeoutError,
     ServiceUnavailableError,
     ValidationError,
@@ -104,17 +105,38 @@ def is_connection_error(exc: BaseException) -> bool:
     return name in {"ConnectionDoesNotExistError", "InterfaceError", "OperationalError"} and state is None
 
 
+class StatementBudgetExceeded(Exception):
+    """A statement ran past the time budget its caller gave it (asyncpg `timeout=`), and was cancelled.
+
+    asyncpg sends the server a cancel request (which answers query_canceled, 57014, on the
+    connection) and raises TimeoutError; the caller that set the budget raises this from it, so
+    that it is not taken for the pool-wide bound (504).
+    """
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field  # the request's parameter behind the cost, named in the answer
+
+
 def translate(exc: BaseException) -> AppError | None:
     """Return the framework error for a driver error, or None when it is not a known kind."""
     if isinstance(exc, AppError):
         return exc
     if isinstance(exc, StaleDataError):  # an ORM update or delete matched no row at the loaded version
         return ConflictError("The row was changed or deleted by someone else; reload it and retry")
+    if isinstance(exc, StatementBudgetExceeded):  # 4xx: retried as it is, it would cost as much again
+        return FilterTooCostlyError(exc.detail, field=exc.field)
     return _translate_driver_error(exc)
 
 
 # What a block of database work may raise that `translated` turns into the framework's errors.
-DRIVER_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, StaleDataError, asyncpg.PostgresError)
+DRIVER_ERRORS: tuple[type[BaseException], ...] = (
+    DBAPIError,
+    StaleDataError,
+    asyncpg.PostgresError,
+    StatementBudgetExceeded,
+)
 
 
 class ErrorTranslation:
@@ -215,6 +237,7 @@ __all__ = [
     "UNAVAILABLE_PREFIXES",
     "UNIQUE_VIOLATION",
     "ErrorTranslation",
+    "StatementBudgetExceeded",
     "is_connection_error",
     "register_metadata",
     "sqlstate_of",

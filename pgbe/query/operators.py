@@ -22,6 +22,12 @@ MAX_IN_VALUES = 1000
 # A LIKE pattern costs per row in proportion to its length, and a trigram index reads one posting list
 # per three characters: 1,000 characters made a 900 ms query on a million rows. Searches are short.
 MAX_PATTERN_CHARS = 100
+# `%` and `_` match literally (escaped), so a real search holds one or two ("50%", "snake_case"); a text
+# made of them has no trigram, hence scans every row, and is refused past this many.
+MAX_PATTERN_WILDCARDS = 10
+_WILDCARDS = frozenset("%_")
+# No NUL, at most MAX_PATTERN_WILDCARDS of `%` and `_`, as a JSON Schema (ECMA-262) pattern.
+SEARCH_TEXT = rf"^[^%_\u0000]*([%_][^%_\u0000]*){{0,{MAX_PATTERN_WILDCARDS}}}$"
 LIKE_ESCAPE = "\\"
 
 Parse = Callable[[ValueType, str], Any]
@@ -51,6 +57,9 @@ class Operator:
     text_only: bool = False
     binds: bool = True  # False: the value is part of the SQL text (isnull), hence of the shape
     variant: Callable[[Any], str] | None = None  # the part of the statement's shape the value decides
+    # A substring search: no B-tree bounds its cost, so its list gets a time budget and a slot
+    # (`pgbe.resources.costly`).
+    costly: bool = False
 
     def key(self, field: str) -> str:
         """The query parameter of this operator on `field`."""
@@ -106,6 +115,8 @@ def _like(pattern: Callable[[str], str]) -> Parse:
     def parse(vt: ValueType, raw: str) -> str:
         if len(raw) > MAX_PATTERN_CHARS:
             raise ValueError(f"a search text is at most {MAX_PATTERN_CHARS} characters")
+        if sum(char in _WILDCARDS for char in raw) > MAX_PATTERN_WILDCARDS:
+            raise ValueError(f"a search text holds at most {MAX_PATTERN_WILDCARDS} % or _ characters")
         return pattern(escape_like(vt.coerce(raw)))
 
     return parse
@@ -116,9 +127,9 @@ def _document_text(verb: str) -> Callable[[str, ValueType], Document]:
         del vt
         return Document(
             str,
-            f"Rows whose {field} {verb} the text (% and _ match literally; at most {MAX_PATTERN_CHARS}"
-            " characters)",
-            pattern=NO_NUL,
+            f"Rows whose {field} {verb} the text (% and _ match literally, at most"
+            f" {MAX_PATTERN_WILDCARDS} of them; at most {MAX_PATTERN_CHARS} characters)",
+            pattern=SEARCH_TEXT,
             max_length=MAX_PATTERN_CHARS,
         )
 
@@ -188,6 +199,7 @@ _ROWS = [
         _document_text("contains"),
         text_only=True,
         variant=_scan_variant,
+        costly=True,
     ),
     Operator(
         "startswith",
@@ -203,6 +215,7 @@ _ROWS = [
         _document_text("contains, ignoring case,"),
         text_only=True,
         variant=_scan_variant,
+        costly=True,
     ),
     Operator("isnull", _parse_isnull, _isnull, _document_isnull, binds=False),
 ]

@@ -54,33 +54,51 @@ def _parent_not_found(rt: ResourceRuntime, values: Mapping[str, Any]) -> NotFoun
 
 
 async def _fetchrow(
-    rt: ResourceRuntime, request: Request, compiled: Compiled, values: Mapping[str, Any], *, read: bool
+    rt: ResourceRuntime,
+    request: Request,
+    compiled: Compiled,
+    values: Mapping[str, Any],
+    *,
+    read: bool,
+    costly: Sequence[str] = (),
 ) -> asyncpg.Record:
     database = rt.registry.database
     args = compiled.args(values)
+    work: Callable[[asyncpg.Connection], Awaitable[asyncpg.Record | None]]
+    if costly:  # within the budget of lists filtered by a substring search
+        bounded = rt.registry.costly
+        work = functools.partial(bounded.fetchrow, sql=compiled.sql, args=args, filters=costly)
+    else:
+        work = lambda conn: conn.fetchrow(compiled.sql, *args)  # noqa: E731 - the hot path, one closure
     with rt.translation:
         if read:
-            position = rt.registry.read_position(request)
             # run_read runs the read again, once, when its connection dies mid-flight
-            row = await database.run_read(lambda conn: conn.fetchrow(compiled.sql, *args), min_lsn=position)
+            row = await database.run_read(work, min_lsn=rt.registry.read_position(request))
         else:
-            row = await database.run_write(lambda conn: conn.fetchrow(compiled.sql, *args))
+            row = await database.run_write(work)
     return row
 
 
 async def _read(
-    rt: ResourceRuntime, request: Request, compiled: Compiled, values: Mapping[str, Any], access: Access
+    rt: ResourceRuntime,
+    request: Request,
+    compiled: Compiled,
+    values: Mapping[str, Any],
+    access: Access,
+    *,
+    costly: Sequence[str] = (),
 ) -> asyncpg.Record | None:
     """Run a read; a signed-in caller's failed session check is asked once more on the primary.
 
     A replica may not have the caller's session yet (a sign-in a moment ago); revocations are seen
-    by replicas within their lag, and by the primary at once. Still failing: 401.
+    by replicas within their lag, and by the primary at once. Still failing: 401. `costly` names the
+    filters that make it a costly list (`pgbe.resources.costly`).
     """
-    row = await _fetchrow(rt, request, compiled, values, read=True)
+    row = await _fetchrow(rt, request, compiled, values, read=True, costly=costly)
     if not access.guarded or _session_holds(row):
         return row
     if rt.registry.database.replicas:
-        row = await _fetchrow(rt, request, compiled, values, read=False)
+        row = await _fetchrow(rt, request, compiled, values, read=False, costly=costly)
         if _session_holds(row):
             return row
     raise session_ended()
@@ -218,6 +236,7 @@ async def _page(rt: ResourceRuntime, request: Request, permission: Any, view: Vi
         )
         values.update({f"c{i}": v for i, v in enumerate(cursor.values) if v is not None})
     where = view.where if view is not None else None
+    costly = registry.costly.filters_of(params)
     while True:
         shape = PageShape(
             strategy,
@@ -230,7 +249,11 @@ async def _page(rt: ResourceRuntime, request: Request, permission: Any, view: Vi
             key, functools.partial(select_page, rt.target, params, access, where=where, shape=shape)
         )
         try:
-            row = await _read(rt, request, compiled, values, access)
+            if costly:
+                async with registry.costly.slot():
+                    row = await _read(rt, request, compiled, values, access, costly=costly)
+            else:
+                row = await _read(rt, request, compiled, values, access)
         except asyncpg.UndefinedFunctionError as exc:
             if FUNCTION not in str(exc) or not registry.estimator:
                 raise

@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from pgbe.auth.principal import Principal
 from pgbe.http.rate_limits import RateLimits
+from pgbe.resources.costly import CostlyLists
 from pgbe.resources.counts import CountStrategy
 from pgbe.resources.cursors import CursorSigner
 
@@ -65,6 +66,8 @@ class ResourceRegistry:
         self.read_position = read_position
         # ANONYMOUS_LIST_RATE_LIMIT: lists asked for without a token are counted per client.
         self.rate_limits = rate_limits or RateLimits.from_settings(settings)
+        # FILTER_STATEMENT_TIMEOUT_MS, FILTER_MAX_CONCURRENCY: lists filtered by a substring search.
+        self.costly = CostlyLists.from_settings(settings)
         self.runtimes: list[ResourceRuntime] = []
         self.routes: list[ResourceRoute] = []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pgbe.query.operators import MAX_PATTERN_CHARS
+from pgbe.query.operators import MAX_PATTERN_CHARS, MAX_PATTERN_WILDCARDS
 from pgbe.testing.api import ApiClient
 
 
@@ -24,7 +24,7 @@ async def test_contains_pattern_over_the_limit_returns_422_naming_it(api: ApiCli
 async def test_contains_pattern_of_wildcards_matches_them_literally(api: ApiClient) -> None:
     await _seed(api)
 
-    only_wildcards = await api.get(f"/products?name__contains={'%_' * (MAX_PATTERN_CHARS // 2)}")
+    only_wildcards = await api.get(f"/products?name__contains={'%_' * (MAX_PATTERN_WILDCARDS // 2)}")
     literal = await api.get("/products?name__contains=50%25_")
 
     assert only_wildcards.status_code == 200

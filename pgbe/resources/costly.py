@@ -1,0 +1,84 @@
+"""Costly lists: a time budget for each, and a bound on how many one worker runs at once.
+
+A list filtered by a substring search (`contains`, `icontains`) costs what no index bounds: a short
+text or one without a trigram reads every row, ILIKE per row in proportion to the text's length
+(100 characters of `%_` take ~230 ms on 200k rows). So such a list's statement gets a time budget
+(FILTER_STATEMENT_TIMEOUT_MS), enforced by asyncpg's per-call `timeout=`, which cancels the
+statement on the server and adds no round trip; past it the answer is a 422 that says to narrow
+the filter. And at most FILTER_MAX_CONCURRENCY of them are in flight per worker: beyond, 503 with
+Retry-After at once, so that a crowd of such requests cannot hold every pooled connection and
+starve the rest. Lists without such a filter take neither path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from pgbe.db.errors import StatementBudgetExceeded
+from pgbe.errors import ServiceUnavailableError
+from pgbe.observability.metrics import record_shed
+from pgbe.query.params import ListParams
+from pgbe.settings import PgbeSettings
+
+SHED_REASON = "costly_list"  # pgbe_load_shed_total{reason="costly_list"}: refused, every slot taken
+BUDGET_REASON = "filter_timeout"  # pgbe_load_shed_total{reason="filter_timeout"}: cut at the budget
+
+
+class CostlyLists:
+    """The budget and the slots of one application's costly lists, in this worker.
+
+    One event loop per worker, so a plain counter is atomic between awaits.
+    """
+
+    def __init__(self, *, budget_ms: int, size: int) -> None:
+        self.budget_ms = budget_ms  # 0: no budget of its own
+        self.size = size  # 0: no bound
+        self.in_use = 0
+
+    @classmethod
+    def from_settings(cls, settings: PgbeSettings) -> CostlyLists:
+        """FILTER_STATEMENT_TIMEOUT_MS and FILTER_MAX_CONCURRENCY."""
+        return cls(budget_ms=settings.filter_statement_timeout_ms, size=settings.filter_max_concurrency)
+
+    @staticmethod
+    def filters_of(params: ListParams) -> list[str]:
+        """The query parameters of `params` that make its list costly (none: an ordinary list)."""
+        return [f.operator.key(f.field.name) for f in params.filters if f.operator.costly]
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one slot for the block; 503 with Retry-After at once when every slot is taken."""
+        if self.size and self.in_use >= self.size:
+            record_shed(SHED_REASON)
+            raise ServiceUnavailableError(
+                "Too many searches in progress; try again shortly, or list without a contains filter",
+                retry_after=1,
+            )
+        self.in_use += 1
+        try:
+            yield
+        finally:
+            self.in_use -= 1
+
+    async def fetchrow(
+        self, conn: asyncpg.Connection, sql: str, args: Sequence[Any], filters: Sequence[str]
+    ) -> asyncpg.Record | None:
+        """Run the list's statement within the budget; past it, StatementBudgetExceeded (a 422)."""
+        if not self.budget_ms:
+            return await conn.fetchrow(sql, *args)
+        try:
+            return await conn.fetchrow(sql, *args, timeout=self.budget_ms / 1000)
+        except TimeoutError as exc:
+            record_shed(BUDGET_REASON)
+            raise StatementBudgetExceeded(
+                f"The filter {', '.join(filters)} took longer than the {self.budget_ms} ms a filtered"
+                " list may take; narrow it (a longer text, or another filter beside it)",
+                field=filters[0] if filters else None,
+            ) from exc
+
+
+__all__ = ["BUDGET_REASON", "SHED_REASON", "CostlyLists"]
