@@ -128,7 +128,11 @@ def create_app(
         app.include_router(router)
     registry = (
         ResourceRegistry(
-            database, settings, resolve_principal=auth.resolve_principal, rate_limits=auth.rate_limits
+            database,
+            settings,
+            resolve_principal=auth.resolve_principal,
+            rate_limits=auth.rate_limits,
+            auth=auth,
         )
         if auth is not None
         else ResourceRegistry(database, settings)
