@@ -338,6 +338,8 @@ class Resource:
         """A token field only on pgbe.auth's accounts, with a name the Read schema leaves free."""
         if self.sign_in is not None and self.token_field is None:
             raise ValueError("sign_in answers the account with a token: declare it, token=AccessToken()")
+        if self.sign_in is not None and self.parent is not None:
+            raise ValueError("sign_in: the accounts' resource cannot be nested")
         if self.token_field is None:
             return
         table = self.mapper.local_table

@@ -133,7 +133,8 @@ def sign_in_handler(body: type[Schema]) -> Handler:
         user = await auth.check_credentials(email, password, client=client_address(request))
         session, values = auth.refresh_tokens.session_values()
         compiled = rt.statement(("sign_in",), lambda: sign_in_row(rt.target))
-        args = compiled.args({**values, "key": user["id"]})
+        # the account is the caller from here on: computed fields over the caller see them
+        args = compiled.args({**values, "key": user["id"], "caller": user["id"]})
         with rt.translation:
             row = await rt.registry.database.run_write(lambda conn: conn.fetchrow(compiled.sql, *args))
         if row is None:  # deactivated since its password was checked
