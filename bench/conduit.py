@@ -1,23 +1,21 @@
 """E6's data: the Conduit example's own database, created, migrated, loaded and dropped.
 
-Conduit (`examples/conduit`) is a second pgbe project, with its own tables; it has no sign-in
-endpoint, so the benchmark stores a session for its reader and signs the access token itself, as
-the Conduit tests do.
+Conduit (`examples/conduit`) is a second pgbe project, with its own tables. Its reader signs in like
+any RealWorld client, through `POST /api/users/login`, and the benchmark uses the token it answers.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import uuid
 from pathlib import Path
 
+import httpx
 import psycopg
 from psycopg import sql
 
 from bench.dataset import LOADED_AT, BenchDatabase, create_database
-from pgbe.auth.principal import Principal
-from pgbe.auth.tokens import TokenCodec, hash_refresh_token, new_refresh_token
+from pgbe.auth.passwords import hash_password
 
 ROOT = Path(__file__).resolve().parents[1] / "examples" / "conduit"
 USERS = 1_000
@@ -25,6 +23,8 @@ ARTICLES = 10_000
 TAGS = 200
 TAGS_PER_ARTICLE = 3
 READER = 1  # the signed-in caller: follows every fifth user, has favorited every third article
+READER_EMAIL = "user1@bench.example.com"
+READER_PASSWORD = "bench-reader-password-1"  # the benchmark's own throwaway account
 
 
 def create() -> BenchDatabase:
@@ -94,6 +94,9 @@ def load(url: str) -> None:
             params,
         )
         conn.execute("UPDATE users SET created_at = %(at)s, updated_at = %(at)s", params)
+        conn.execute(
+            "UPDATE users SET hashed_password = %s WHERE id = %s", (hash_password(READER_PASSWORD), READER)
+        )
     with psycopg.connect(url, autocommit=True) as conn:
         for table in ("users", "tags", "articles", "article_tags", "follows", "favorites"):
             conn.execute(sql.SQL("VACUUM ANALYZE {}").format(sql.Identifier(table)))
@@ -104,14 +107,11 @@ def reset_writes(url: str) -> None:
     del url
 
 
-def reader_token(url: str, secret: str) -> tuple[str | None, str]:
-    """Store a sign-in session for the reader and return an access token of it (signed with `secret`)."""
-    session = uuid.uuid4()
-    with psycopg.connect(url) as conn:
-        conn.execute(
-            "INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)"
-            " VALUES (%s, %s, %s, now() + interval '1 day')",
-            (READER, session, hash_refresh_token(new_refresh_token())),
-        )
-    codec = TokenCodec(secret, access_minutes=240)
-    return codec.issue_access(Principal(user_id=READER, role="user", session_id=session)), ""
+def reader_token(base_url: str) -> tuple[str | None, str]:
+    """Sign the reader in through Conduit's `POST /api/users/login`; return its token or why there is none."""
+    body = {"user": {"email": READER_EMAIL, "password": READER_PASSWORD}}
+    response = httpx.post(f"{base_url}/api/users/login", json=body, timeout=30)
+    if response.status_code != 200:
+        return None, f"Conduit's sign-in answered {response.status_code}: {response.text[:200]}"
+    token: str = response.json()["user"]["token"]
+    return token, ""

@@ -26,6 +26,7 @@ from bench.targets import CATALOGUE, TARGETS, Target, catalogue_env
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FLOOR = "floor 2w"
+LOG_COST_CASES = frozenset({"E1"})  # run again on pgbe with ACCESS_LOG=false, to show the log's cost
 
 
 @dataclass
@@ -96,6 +97,10 @@ def stacks(opts: Options, target: Target, db_url: str, secret: str) -> list[Stac
     """The servers to measure, in order: pgbe with each worker count, then the floor."""
     env = target.env(db_url, secret, opts.pool_size)
     result = [Stack(f"pgbe {w}w", target.app, w, env) for w in opts.workers]
+    if target is CATALOGUE and opts.workers:  # what the access log costs: E1 without it, beside it
+        w = max(opts.workers)
+        quiet = {**env, "ACCESS_LOG": "false"}
+        result.append(Stack(f"pgbe {w}w no access log", target.app, w, quiet, cases=LOG_COST_CASES))
     if opts.floor:
         result.append(Stack(FLOOR, target.floor, 2, env, ready_path="/health"))
     return result
@@ -225,10 +230,11 @@ def measure(
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     ordered = sorted(_runnable(_of(opts, target), token, "no access token", report), key=lambda c: c.writes)
     for case in ordered:
-        runs: dict[str, list[tuple[LoadResult, float, float]]] = {r.stack.name: [] for r in servers}
+        on_case = [r for r in servers if r.stack.cases is None or case.key in r.stack.cases]
+        runs: dict[str, list[tuple[LoadResult, float, float]]] = {r.stack.name: [] for r in on_case}
         for round_ in range(opts.rounds):
-            shift = round_ % len(servers)
-            for running in servers[shift:] + servers[:shift]:
+            shift = round_ % len(on_case)
+            for running in on_case[shift:] + on_case[:shift]:
                 result, peak, cpu = _one_run(opts, running, case, headers, target.max_id)
                 runs[running.stack.name].append((result, peak, cpu))
                 log(
@@ -238,7 +244,7 @@ def measure(
                 )
                 if case.writes:
                     target.reset_writes(db.url)
-        for running in servers:
+        for running in on_case:
             stack = running.stack.name
             results = [r for r, _, _ in runs[stack]]
             requests = sum(r.requests for r in results)

@@ -30,6 +30,7 @@ class Stack:
     workers: int
     env: dict[str, str] = field(default_factory=dict)
     ready_path: str = "/health/live"
+    cases: frozenset[str] | None = None  # the cases it runs (None: every case)
 
 
 def free_port() -> int:

@@ -56,9 +56,9 @@ def staff_token(base_url: str, db_url: str, secret: str) -> tuple[str | None, st
 
 
 def reader_token(base_url: str, db_url: str, secret: str) -> tuple[str | None, str]:
-    """Conduit's token: it has no sign-in endpoint, so its reader's session is stored directly."""
-    del base_url
-    return conduit.reader_token(db_url, secret)
+    """Conduit's token: its reader signs in through `POST /api/users/login`."""
+    del db_url, secret
+    return conduit.reader_token(base_url)
 
 
 def catalogue_env(db_url: str, secret: str, pool_size: int) -> dict[str, str]:

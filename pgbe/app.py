@@ -54,6 +54,10 @@ logger = logging.getLogger("pgbe.app")
 StartupHook = Callable[[], object]  # sync hooks run in a thread, coroutine functions are awaited
 Lifespan = Callable[[FastAPI], Any]
 
+# FastAPI 0.165+ has its own OpenTelemetry layer that asks the global providers on every request
+# (about 10 µs) and would open a second span per request beside pgbe's tracing (pgbe.observability).
+_NATIVE_TELEMETRY = "telemetry" in inspect.signature(FastAPI.__init__).parameters
+
 
 @dataclass(frozen=True)
 class AdminSite:
@@ -96,6 +100,8 @@ def create_app(
     if not settings.docs_enabled:  # API_DOCS; off outside development and test unless asked for
         for option in ("docs_url", "redoc_url", "openapi_url"):
             fastapi_options.setdefault(option, None)
+    if _NATIVE_TELEMETRY:  # pgbe traces requests itself; telemetry={...} turns FastAPI's back on
+        fastapi_options.setdefault("telemetry", {"tracing": False, "metrics": False, "logs": False})
     app = FastAPI(
         title=settings.project_name,
         version=version,
@@ -128,7 +134,11 @@ def create_app(
         app.include_router(router)
     registry = (
         ResourceRegistry(
-            database, settings, resolve_principal=auth.resolve_principal, rate_limits=auth.rate_limits
+            database,
+            settings,
+            resolve_principal=auth.resolve_principal,
+            rate_limits=auth.rate_limits,
+            auth=auth,
         )
         if auth is not None
         else ResourceRegistry(database, settings)

@@ -35,6 +35,10 @@ _sessions = table(
     "refresh_tokens", column("user_id", Integer), column("family_id", Uuid), column("revoked_at", DateTime)
 ).alias("auth_session")
 
+# A write of any of these columns of an account may end the access tokens it has: a new password or a
+# deactivation revokes its sessions (`pgbe.auth.schema`), a new role fails the role claim.
+ENDS_TOKENS = frozenset({"hashed_password", "is_active", "role"})
+
 USER_PARAM, ROLE_PARAM, SESSION_PARAM = "auth_user", "auth_role", "auth_session"
 
 GUARD_SQL = (

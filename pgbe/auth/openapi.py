@@ -38,7 +38,7 @@ def document_schemes(app: FastAPI, schemes: Sequence[str]) -> None:
                 "type": "apiKey",
                 "in": "header",
                 "name": "Authorization",
-                "description": f"`{scheme} <access token>` (the token of POST /auth/token)",
+                "description": f"`{scheme} <access token>`",
             }
         if not keep_bearer:
             declared.pop(OAUTH2_NAME, None)

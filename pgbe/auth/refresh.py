@@ -4,11 +4,42 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
+from sqlalchemy import DateTime, Insert, Integer, Select, String, Uuid, bindparam, column, func, insert
+from sqlalchemy import table as sql_table
+from sqlalchemy.sql.expression import literal_column
 
 from pgbe.auth.tokens import hash_refresh_token, new_refresh_token
 from pgbe.errors import UnauthorizedError
+
+_refresh_tokens = sql_table(
+    "refresh_tokens",
+    column("user_id", Integer),
+    column("family_id", Uuid),
+    column("token_hash", String),
+    column("expires_at", DateTime),
+)
+SESSION_ID, SESSION_HASH, SESSION_SECONDS = "session_id", "session_hash", "session_seconds"
+
+
+def session_insert(user_ids: Select[Any]) -> Insert:
+    """`INSERT INTO refresh_tokens` a new sign-in session for the user `user_ids` selects, in SQL.
+
+    For a statement that opens a session as part of its work (a sign-up, a sign-in answering the
+    account): its parameters are `session_id`, `session_hash` and `session_seconds`
+    (`RefreshTokens.session_values`). It returns the user id, or no row when `user_ids` selects none.
+    """
+    expires = func.now() + bindparam(SESSION_SECONDS, type_=Integer) * literal_column("interval '1 second'")
+    source = user_ids.add_columns(
+        bindparam(SESSION_ID, type_=Uuid), bindparam(SESSION_HASH, type_=String), expires
+    )
+    return (
+        insert(_refresh_tokens)
+        .from_select(["user_id", "family_id", "token_hash", "expires_at"], source)
+        .returning(_refresh_tokens.c.user_id)
+    )
 
 
 @dataclass(frozen=True)
@@ -50,6 +81,19 @@ class RefreshTokens:
             seconds if seconds is not None else self.days * 86400,
         )
         return token, family
+
+    def session_values(self) -> tuple[uuid.UUID, dict[str, Any]]:
+        """A new session's id, and the parameters of `session_insert` for it.
+
+        Its refresh token is made and forgotten: only its hash is stored, so the session is never
+        refreshed; it ends when revoked or after REFRESH_TOKEN_DAYS.
+        """
+        session = uuid.uuid4()
+        return session, {
+            SESSION_ID: session,
+            SESSION_HASH: hash_refresh_token(new_refresh_token()),
+            SESSION_SECONDS: self.days * 86400,
+        }
 
     async def rotate(self, conn: asyncpg.Connection, token: str) -> Rotation:
         """Mark `token` used and issue its successor; a token used twice revokes its whole family."""

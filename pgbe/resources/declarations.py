@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,4 +111,53 @@ class Action:
         return ("POST", "DELETE") if self.link is not None else ("POST",)
 
 
-__all__ = ["Action", "CallerIn", "Envelope", "View"]
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """`token=AccessToken()`: answers about an account carry a fresh access token under `field`.
+
+    Which answers: those about the caller's own account (`lookup=Caller()`: get, update, actions),
+    signed with the caller's sign-in after the statement (a write that may end it, a new password,
+    opens a new session in a second statement); create answers, where an anonymous caller's new
+    account (a sign-up) gets a sign-in session opened by the same statement (null for a signed-in
+    caller: the account is not theirs); and the sign-in's (`SignIn`).
+    """
+
+    field: str = "token"
+
+    def __post_init__(self) -> None:
+        if not self.field.isidentifier():
+            raise ValueError(f"AccessToken field {self.field!r}: a JSON key of letters, digits and _")
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """A sign-in endpoint of the accounts' resource, answering the account with a fresh access token.
+
+    `Resource(User, ..., token=AccessToken(), sign_in=SignIn("/login"))`: `POST /users/login` with
+    `{"email": ..., "password": ...}` (inside the body envelope, `body=` or the resource's) checks the
+    credentials with `pgbe.auth.Auth.check_credentials`, so the protections of every sign-in apply
+    (throttling per account and client, the bound on hashes in flight, inactive accounts refused),
+    opens a sign-in session and answers the account's Read representation, in the item envelope,
+    with the access token under the resource's `token` field. `email` and `password` name the body's
+    fields. The operation id is the resource's name and the path's last segment (`users.login`).
+    """
+
+    path: str = "/login"
+    body: str | None = None
+    email: str = "email"
+    password: str = "password"  # noqa: S105 - the name of the body's field, not a password
+    description: str | None = None
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"(/[a-z][a-z0-9_-]*)+", self.path):
+            raise ValueError(f"sign_in path {self.path!r}: segments of lowercase letters, digits, - and _")
+        if self.email == self.password:
+            raise ValueError("sign_in: the email and password fields need names of their own")
+
+    @property
+    def name(self) -> str:
+        """The operation's name: the path's last segment (`login`)."""
+        return self.path.rsplit("/", 1)[1].replace("-", "_")
+
+
+__all__ = ["AccessToken", "Action", "CallerIn", "Envelope", "SignIn", "View"]

@@ -36,6 +36,7 @@ from pgbe.resources.requests import JSON, caller_values, if_match, read_body
 from pgbe.resources.resource import Resource
 from pgbe.resources.runtime import ResourceRuntime
 from pgbe.resources.statements import Access, Compiled, compile_statement
+from pgbe.resources.tokens import caller_token, issue, session_values, with_token
 from pgbe.resources.write_sql import delete_row, insert_row, link_row, update_row
 from pgbe.writes import has_sql
 
@@ -320,7 +321,7 @@ def view_handler(view: View) -> Handler:
 
 async def get_row(rt: ResourceRuntime, request: Request) -> Response:
     """GET /things/{key}: one row, with an ETag of its version."""
-    _, values, access = await _caller(rt, request, rt.resource.permissions.read)
+    principal, values, access = await _caller(rt, request, rt.resource.permissions.read)
     includes = rt.includes_of(request.scope["query_string"])
     compiled = rt.statement(("get", includes, access), lambda: select_one(rt.target, includes, access))
     row = await _read(rt, request, compiled, values, access)
@@ -330,9 +331,23 @@ async def get_row(rt: ResourceRuntime, request: Request) -> Response:
         raise PermissionDeniedError(f"You may not read this {rt.resource.label.lower()}")
     etag = _row_etag(rt, includes, row[0], row[1])
     headers = {"ETag": etag}
-    if not_modified(request, etag):
+    body = row[0]
+    if _tokened(rt) and principal is not None:  # a new token in every answer: never 304
+        body = _with_token(rt, body, await caller_token(rt, principal))
+    elif not_modified(request, etag):
         return Response(status_code=304, headers=headers)
-    return Response(row[0], media_type=JSON, headers=headers)
+    return Response(body, media_type=JSON, headers=headers)
+
+
+def _tokened(rt: ResourceRuntime) -> bool:
+    """Tell whether the item answers of `rt` carry the caller's token (their own account)."""
+    return rt.resource.token_field is not None and rt.resource.caller_item
+
+
+def _with_token(rt: ResourceRuntime, body: str, token: str | None) -> str:
+    res = rt.resource
+    assert res.token_field is not None
+    return with_token(body, res.token_field, token, enveloped=res.envelope.item is not None)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -392,14 +407,22 @@ async def create_row(rt: ResourceRuntime, request: Request) -> Response:
     res.writes.fill_defaults(data)
     # the whole access: a statement compiled for an anonymous caller has no session check, and one
     # compiled for a signed-in caller refuses every row when its guard parameters are NULL
-    key = ("create", tuple(sorted(data)), tuple(sorted(links)), access)
-    compiled = _write_statement(rt, key, data, lambda: insert_row(rt.target, data, links, access))
-    body, key, version, session = await _fetchrow(
-        rt, request, compiled, _write_values(values, data, links), read=False
+    sign_up = res.token_field is not None and principal is None  # a new account opens its sign-in
+    key = ("create", tuple(sorted(data)), tuple(sorted(links)), access, sign_up)
+    compiled = _write_statement(
+        rt, key, data, lambda: insert_row(rt.target, data, links, access, sign_up=sign_up)
     )
+    session_id, opened = session_values(rt) if sign_up else (None, {})
+    values.update(opened)
+    row = await _fetchrow(rt, request, compiled, _write_values(values, data, links), read=False)
+    body, key, version, session = row[:4]
     _check_session(access, session)
     if body is None:
         raise _parent_not_found(rt, values)
+    if res.token_field is not None:
+        opened_for = row[4] if session_id is not None else None  # NULL: no session (inactive)
+        token = issue(rt, opened_for, row[5], session_id) if session_id and opened_for else None
+        body = _with_token(rt, body, token)
     headers = {"Location": f"{request.url.path.rstrip('/')}/{quote(str(key), safe='')}"}
     headers.update(_etag(version) or {})
     return Response(body, status_code=201, media_type=JSON, headers=headers)
@@ -439,6 +462,8 @@ async def _update(
     _check_session(access, session)
     if body is None:
         raise _refusal(rt, values, found, allowed)
+    if _tokened(rt) and principal is not None:
+        body = _with_token(rt, body, await caller_token(rt, principal, changed=data))
     return Response(body, media_type=JSON, headers=_etag(version))
 
 
@@ -473,7 +498,7 @@ def action_handler(action: Action, *, add: bool = True) -> Handler:
             return await _update(rt, request, action.permission, dict(action.values), f"action:{action.name}")
         assert action.link is not None
         relationship = action.link
-        _, values, access = await _caller(rt, request, action.permission)
+        principal, values, access = await _caller(rt, request, action.permission)
         compiled = rt.statement(
             ("link", relationship, add, access), lambda: link_row(rt.target, relationship, access, add=add)
         )
@@ -481,6 +506,8 @@ def action_handler(action: Action, *, add: bool = True) -> Handler:
         _check_session(access, session)
         if body is None:
             raise _refusal(rt, values, found, allowed)
+        if _tokened(rt) and principal is not None:
+            body = _with_token(rt, body, await caller_token(rt, principal))
         return Response(body, media_type=JSON, headers=_etag(version))
 
     act.__doc__ = f"{'POST' if add else 'DELETE'} /things/{{key}}/{action.name}"

@@ -39,6 +39,7 @@ DESCRIPTIONS = {
     415: "The body is not JSON",
     422: "Invalid body, path or query parameter",
     428: "If-Match required",
+    429: "Too many sign-ins or failed sign-ins (see Retry-After)",
     503: "Database unavailable",
 }
 

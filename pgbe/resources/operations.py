@@ -9,8 +9,8 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, Field, create_model
 from starlette.responses import Response
 
-from pgbe.auth.permissions import Permission
-from pgbe.resources import endpoints, examples, openapi
+from pgbe.auth.permissions import Permission, public
+from pgbe.resources import endpoints, examples, openapi, tokens
 from pgbe.resources.endpoints import Handler
 from pgbe.resources.fast_lane import Claim
 from pgbe.resources.json_sql import read_plan
@@ -55,13 +55,32 @@ class Operation:
     options: Mapping[str, Any] = field(default_factory=dict)  # response_model, status_code, ...
 
 
-def item_model(rt: ResourceRuntime) -> Any:
-    """The response model of one row: the Read schema, or its envelope (`{"article": ...}`)."""
+def item_model(rt: ResourceRuntime, *, carries: Literal["row", "token", "sign_up"] = "row") -> Any:
+    """The response model of one row: the Read schema, or its envelope (`{"article": ...}`).
+
+    `carries="token"`: the row with the resource's access token field; `"sign_up"`: a nullable one.
+    """
     res = rt.resource
+    read: Any = res.read
+    if carries != "row" and res.token_field is not None:
+        signing_up = carries == "sign_up"
+        kind: Any = str | None if signing_up else str
+        read = create_model(
+            f"{res.read.__name__}{'SignedUp' if signing_up else 'WithToken'}",
+            __base__=res.read,
+            pgbe_token=(
+                kind,
+                Field(
+                    alias=res.token_field,
+                    description=tokens.SIGN_UP_DOC if signing_up else tokens.FRESH_DOC,
+                ),
+            ),
+        )
+        read.__doc__ = res.read.__doc__
     key = res.envelope.item
     if key is None:
-        return res.read
-    return create_model(f"{res.read.__name__}Item", pgbe_item=(res.read, Field(alias=key)))
+        return read
+    return create_model(f"{read.__name__}Item", pgbe_item=(read, Field(alias=key)))
 
 
 def page_model(rt: ResourceRuntime) -> Any:
@@ -119,6 +138,9 @@ def _examples(rt: ResourceRuntime) -> dict[str, Any]:
         if key is not None:
             page[key] = value
     found = {"read": read if envelope.item is None else {envelope.item: read}, "page": page}
+    if res.token_field is not None:
+        signed = {**read, res.token_field: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."}
+        found["signed"] = signed if envelope.item is None else {envelope.item: signed}
     body_key = envelope.body_key
     for name, schema in (("create", res.create_schema), ("update", res.update_schema)):
         if schema is not None:
@@ -145,10 +167,12 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
     # the item's words: `one of articles` (by slug), or the caller's own row
     one_of = f"the caller's own {res.label.lower()}" if res.caller_item else f"one of {plural}"
     by = "" if res.caller_item else " by " + ("id" if res.lookup.primary_key else res.lookup_param)
-    one, page = item_model(rt), page_model(rt)
+    page = page_model(rt)
+    own = res.token_field is not None and res.caller_item  # answers about the caller's account carry a token
+    one = item_model(rt, carries="token" if own else "row")
     example = _examples(rt)
     etag = {"ETag": openapi.ETAG}
-    read_ok = {200: openapi.response(example=example["read"], headers=etag)}
+    read_ok = {200: openapi.response(example=example["signed" if own else "read"], headers=etag)}
     ops: list[Operation] = []
 
     def add(
@@ -156,6 +180,29 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
     ) -> None:
         ops.append(Operation(name, path, method, handler, openapi.documented(*doc), **kw))
 
+    if res.sign_in is not None:
+        credentials, sent = tokens.credentials(rt)
+        example_body = examples.example(credentials)
+        key = res.sign_in.body if res.sign_in.body is not None else res.envelope.body_key
+        add(
+            res.sign_in.name,
+            f"{res.path}{res.sign_in.path}",
+            "POST",
+            tokens.sign_in_handler(sent),
+            (
+                f"{res.sign_in.name}_{plural}",
+                res.sign_in.description
+                or "Sign in with an email and a password: the account, with a fresh access token.",
+                [*outer, openapi.body(sent, {key: example_body} if key else example_body)],
+            ),
+            permission=public,
+            claims=collection,
+            options={
+                "response_model": item_model(rt, carries="token"),
+                "responses": {200: openapi.response(example=example["signed"], headers=etag)}
+                | openapi.problems(401, 413, 415, 422, 429, 503),
+            },
+        )
     max_skip = res.max_skip if res.max_skip is not None else rt.registry.max_skip
     list_doc = openapi.list_params(spec, name=kind, max_skip=max_skip, **limits)
     page_ok = {
@@ -195,7 +242,10 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
         )
     if "create" in res.operations and res.create_schema is not None:
         created = {
-            201: openapi.response(example=example["read"], headers={"Location": openapi.LOCATION, **etag})
+            201: openapi.response(
+                example=example["signed" if res.token_field is not None else "read"],
+                headers={"Location": openapi.LOCATION, **etag},
+            )
         }
         add(
             "create",
@@ -211,7 +261,7 @@ def operations(rt: ResourceRuntime) -> list[Operation]:
             claims=collection,
             options={
                 "status_code": 201,
-                "response_model": one,
+                "response_model": item_model(rt, carries="sign_up"),
                 "responses": created | openapi.problems(*AUTH, *_parent(rt), 409, 413, 415, 422, 503),
             },
         )

@@ -14,6 +14,7 @@ from pgbe.resources.counts import CountStrategy
 from pgbe.resources.cursors import CursorSigner
 
 if TYPE_CHECKING:
+    from pgbe.auth.service import Auth
     from pgbe.db.database import Database
     from pgbe.resources.routes import ResourceRoute
     from pgbe.resources.runtime import ResourceRuntime
@@ -42,6 +43,7 @@ class ResourceRegistry:
     `resolve_principal(request)` returns the caller (or None); it may be sync or async. Authentication
     replaces it (e.g. with a JWT decoder); it should be cheap, as every request calls it once.
     `read_position(request)` returns the WAL position a read must see (read-your-writes), if any.
+    `auth` signs the access tokens of resources that answer with one (`token=`, `sign_in=`).
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class ResourceRegistry:
         resolve_principal: PrincipalResolver = anonymous,
         read_position: ReadPosition = no_read_position,
         rate_limits: RateLimits | None = None,
+        auth: Auth | None = None,
     ) -> None:
         self.database = database
         self.default_limit = settings.page_default_limit
@@ -68,6 +71,7 @@ class ResourceRegistry:
         self.rate_limits = rate_limits or RateLimits.from_settings(settings)
         # FILTER_STATEMENT_TIMEOUT_MS, FILTER_MAX_CONCURRENCY: lists filtered by a substring search.
         self.costly = CostlyLists.from_settings(settings)
+        self.auth = auth
         self.runtimes: list[ResourceRuntime] = []
         self.routes: list[ResourceRoute] = []
 

@@ -22,7 +22,7 @@ from pgbe.query.computed import CallerIn, Computed
 from pgbe.query.params import parse_sort
 from pgbe.query.spec import QuerySpec
 from pgbe.resources.counts import STRATEGIES, CountStrategy
-from pgbe.resources.declarations import DEFAULT_ENVELOPE, Action, Caller, Envelope, View
+from pgbe.resources.declarations import DEFAULT_ENVELOPE, AccessToken, Action, Caller, Envelope, SignIn, View
 from pgbe.resources.json_sql import check_read_schema
 from pgbe.resources.permissions import Permissions
 from pgbe.writes import ModelWrites, writes_for
@@ -65,6 +65,11 @@ class Resource:
     resource of the same table in one application needs its own (`name="profiles"`).
     What happens to the fields on the way to the table (links, managed columns, defaults, hooks) is
     the model's own write rules (`pgbe.writes`), the same for every path.
+
+    Accounts (the `users` table that `pgbe.auth` signs in): `token=AccessToken()` adds a field
+    holding a fresh access token to the answers about the caller's own account and to sign-ups'
+    (`AccessToken`); `sign_in=SignIn("/login")` adds `POST <path>/login` answering the account with
+    a token (`SignIn`).
     """
 
     def __init__(
@@ -102,6 +107,8 @@ class Resource:
         count: CountStrategy | None = None,
         max_skip: int | None = None,
         name: str | None = None,
+        token: AccessToken | None = None,
+        sign_in: SignIn | None = None,
     ) -> None:
         self.model = model
         # names its operation ids (`articles.list`) and OpenAPI components: two resources of one
@@ -170,6 +177,9 @@ class Resource:
         self.writes.check_schema(update, hooked=hooks.before_update is not None)
         self._check_set_from_elsewhere(create)
         self._check_declarations()
+        self.token_field = token.field if token is not None else None
+        self.sign_in = sign_in
+        self._check_token()
 
     def __repr__(self) -> str:
         return f"<Resource {self.path} of {self.model.__name__}>"
@@ -323,6 +333,25 @@ class Resource:
             for column in action.values or {}:
                 if column not in self.mapper.columns:
                     raise ValueError(f"action {action.name!r}: {column!r} is not a column")
+
+    def _check_token(self) -> None:
+        """A token field only on pgbe.auth's accounts, with a name the Read schema leaves free."""
+        if self.sign_in is not None and self.token_field is None:
+            raise ValueError("sign_in answers the account with a token: declare it, token=AccessToken()")
+        if self.sign_in is not None and self.parent is not None:
+            raise ValueError("sign_in: the accounts' resource cannot be nested")
+        if self.token_field is None:
+            return
+        table = self.mapper.local_table
+        missing = {"role", "is_active"} - set(table.c.keys())
+        if getattr(table, "name", None) != "users" or missing:
+            raise ValueError(
+                f"token on {self.model.__name__}: only the accounts pgbe.auth signs in (table users,"
+                " with role and is_active) carry access tokens"
+            )
+        shown = {f.alias or name for name, f in self.read.model_fields.items()} | set(self.read.model_fields)
+        if self.token_field in shown:
+            raise ValueError(f"token {self.token_field!r}: {self.read.__name__} has a field of that name")
 
 
 def _page_limits(default: int | None, most: int | None) -> tuple[int | None, int | None]:

@@ -137,6 +137,8 @@ def register(
     for res in resources:
         if any(other.resource is res for other in registry.runtimes):
             raise ValueError(f"resource {res.path} is registered twice")
+        if res.token_field is not None and registry.auth is None:
+            raise ValueError(f"{res} answers with access tokens (token=): create_app(auth=...) signs them")
         rt = ResourceRuntime(res, registry)
         routes = [route for op in operations(rt) for route in _add(router, rt, op)]
         for route in routes:

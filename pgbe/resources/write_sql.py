@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from pgbe.auth.refresh import session_insert
 from pgbe.query.computed import CallerIn, Count, Pluck, caller
 from pgbe.resources.json_sql import read_plan
 from pgbe.resources.statements import Access, Target, guard_once, parent_key
@@ -143,8 +144,20 @@ def _link_overrides(t: Target, links: Mapping[str, Sequence[Any]]) -> dict[str, 
     return found
 
 
-def insert_row(t: Target, data: Mapping[str, Any], links: Mapping[str, Sequence[Any]], access: Access) -> Any:
-    """INSERT ... RETURNING json, key, version; a nested row takes its parent's key in the same statement."""
+def insert_row(
+    t: Target,
+    data: Mapping[str, Any],
+    links: Mapping[str, Sequence[Any]],
+    access: Access,
+    *,
+    sign_up: bool = False,
+) -> Any:
+    """INSERT ... RETURNING json, key, version; a nested row takes its parent's key in the same statement.
+
+    `sign_up`: the new row is an account, and the statement also opens a sign-in session for it
+    (`pgbe.auth.refresh.session_insert`), answering the account's id and role after the session
+    check (the id NULL when no session was opened: an inactive account).
+    """
     table = t.table
     values = {k: _value(t, k, v) for k, v in data.items()}
     parent_column = t.resource.parent_column
@@ -168,6 +181,11 @@ def insert_row(t: Target, data: Mapping[str, Any], links: Mapping[str, Sequence[
         select(t.version_of(row.c)).scalar_subquery(),
         session,
     )
+    if sign_up:
+        opened = session_insert(select(row.c[t.pk.name]).where(row.c.is_active)).cte("opened")
+        result = result.add_columns(
+            select(opened.c.user_id).scalar_subquery(), select(row.c.role).scalar_subquery()
+        )
     for cte in _link_ctes(t, row, links, replace=False):
         result = result.add_cte(cte)
     return result

@@ -13,6 +13,7 @@ from tests.conduit_fixtures import CONDUIT_ROOT
 
 REALWORLD = {
     ("POST", "/api/users"),
+    ("POST", "/api/users/login"),
     ("GET", "/api/user"),
     ("PUT", "/api/user"),
     ("GET", "/api/profiles/{username}"),

@@ -22,10 +22,11 @@ async def test_sign_up_stores_a_password_hash_in_one_statement(
 ) -> None:
     response = await conduit.post("/api/users", json=SIGN_UP, headers=world.as_(who))
     assert response.status_code == 201, response.text
-    assert conduit.queries.count == 1
-    assert response.json() == {
-        "user": {"email": "New@conduit.example.com", "username": "newcomer", "bio": None, "image": None}
-    }
+    assert conduit.queries.count == 1  # the account and its sign-in session (a sign-up's) in one statement
+    user = response.json()["user"]
+    token = user.pop("token")
+    assert user == {"email": "New@conduit.example.com", "username": "newcomer", "bio": None, "image": None}
+    assert (token is None) == (who != "anonymous")  # a signed-in caller's new account is not theirs
     row = await conduit.conn.fetchrow("SELECT hashed_password, role FROM users WHERE username = 'newcomer'")
     assert row["role"] == "user"
     assert verify_password("correct horse 9!", row["hashed_password"])[0]
@@ -90,10 +91,10 @@ async def test_current_user_is_the_callers_own_account_in_one_statement(
 ) -> None:
     response = await conduit.get("/api/user", headers=world.as_(who))
     assert response.status_code == 200, response.text
-    assert conduit.queries.count == 1
-    assert response.json() == {
-        "user": {"email": f"{who}@conduit.example.com", "username": who, "bio": None, "image": None}
-    }
+    assert conduit.queries.count == 1  # the token is signed after the statement, with no SQL
+    user = response.json()["user"]
+    assert isinstance(user.pop("token"), str)
+    assert user == {"email": f"{who}@conduit.example.com", "username": who, "bio": None, "image": None}
 
 
 async def test_current_user_refuses_anonymous_and_other_methods(conduit: ApiClient, world: World) -> None:
@@ -111,8 +112,10 @@ async def test_update_current_user_changes_only_the_callers_account(conduit: Api
     body = {"user": {"bio": "I like to skateboard", "image": "https://i.example.com/jake.png"}}
     response = await conduit.put("/api/user", json=body, headers=world.as_("jake"))
     assert response.status_code == 200, response.text
-    assert conduit.queries.count == 1
-    assert response.json()["user"] == {
+    assert conduit.queries.count == 1  # no new password: the token is of the caller's sign-in, no SQL
+    user = response.json()["user"]
+    assert isinstance(user.pop("token"), str)
+    assert user == {
         "email": "jake@conduit.example.com",
         "username": "jake",
         "bio": "I like to skateboard",

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from opentelemetry import trace
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -100,3 +101,19 @@ async def test_server_error_span_has_error_status(
     server = _server_span(traced[1].get_finished_spans())
     assert server.name == "GET /products"
     assert server.status.is_ok or server.status.is_unset  # a client error is not the server's
+
+
+async def test_one_server_span_per_request_when_the_process_has_a_global_provider(
+    client: httpx.AsyncClient, traced: tuple[RequestTracer, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FastAPI's own telemetry layer (0.165+) would open a second server span from the global provider.
+    exporter = traced[1]
+    global_provider = TracerProvider()
+    global_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: global_provider)
+
+    response = await client.get("/products/2000000001")
+
+    assert response.status_code == 404
+    servers = [s for s in exporter.get_finished_spans() if s.kind == SpanKind.SERVER]
+    assert [s.name for s in servers] == ["GET /products/{id}"]

@@ -223,7 +223,7 @@ async def test_token_scheme_accepted_when_configured_and_named_in_challenge_and_
                 "type": "apiKey",
                 "in": "header",
                 "name": "Authorization",
-                "description": "`Token <access token>` (the token of POST /auth/token)",
+                "description": "`Token <access token>`",
             }
         }
         assert schema["paths"]["/auth/me"]["get"]["security"] == [{"TokenAuth": []}]

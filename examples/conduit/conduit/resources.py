@@ -17,11 +17,11 @@ from conduit.schemas import (
 )
 from pgbe.auth.permissions import authenticated, public
 from pgbe.query.computed import CallerIn
-from pgbe.resources import Caller, Permissions, Resource
+from pgbe.resources import AccessToken, Caller, Permissions, Resource, SignIn
 from pgbe.resources.declarations import Action, Envelope, View
 from pgbe.resources.permissions import caller_is
 
-# POST /api/users: sign up (the answer has no token: see README.md)
+# POST /api/users: sign up; POST /api/users/login: sign in (both answer the account with a token)
 users = Resource(
     User,
     read=UserRead,
@@ -31,9 +31,11 @@ users = Resource(
     operations=["create"],
     envelope=Envelope(item="user"),
     permissions=Permissions(create=public),
+    token=AccessToken(),
+    sign_in=SignIn("/login"),
 )
 
-# GET and PUT /api/user: the caller's own account
+# GET and PUT /api/user: the caller's own account, with a fresh token
 user = Resource(
     User,
     read=UserRead,
@@ -45,6 +47,7 @@ user = Resource(
     permissions=Permissions(read=authenticated, update=authenticated),
     name="user",  # operation ids user.get, user.update (profiles has users.get)
     tags=["user"],
+    token=AccessToken(),
 )
 
 # GET /api/profiles/{username}, POST and DELETE /api/profiles/{username}/follow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from pgbe.settings import PgbeSettings
@@ -17,6 +18,8 @@ class Settings(PgbeSettings):
 
     project_name: str = "conduit"
     page_default_limit: int = 20  # RealWorld's default page of articles
+    # RealWorld clients send `Token <jwt>`; WWW-Authenticate and OpenAPI name it first
+    auth_schemes: list[str] = Field(default_factory=lambda: ["Token", "Bearer"], min_length=1)
 
 
 @lru_cache
