@@ -104,7 +104,9 @@ async def test_server_error_span_has_error_status(
 
 
 async def test_one_server_span_per_request_when_the_process_has_a_global_provider(
-    client: httpx.AsyncClient, traced: tuple[RequestTracer, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient,
+    traced: tuple[RequestTracer, InMemorySpanExporter],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # FastAPI's own telemetry layer (0.165+) would open a second server span from the global provider.
     exporter = traced[1]
