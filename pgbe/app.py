@@ -40,6 +40,7 @@ from pgbe.http.problems import ErrorShape, install_problem_handlers
 from pgbe.http.replicas import replica_readiness
 from pgbe.observability.install import configure_process, install_metrics_route
 from pgbe.resources import ResourceRegistry, register
+from pgbe.resources.costly import CostlyLists
 from pgbe.resources.indexes import check_at_startup
 from pgbe.runtime import freeze_startup_objects
 from pgbe.settings import PgbeSettings
@@ -102,11 +103,12 @@ def create_app(
             fastapi_options.setdefault(option, None)
     if _NATIVE_TELEMETRY:  # pgbe traces requests itself; telemetry={...} turns FastAPI's back on
         fastapi_options.setdefault("telemetry", {"tracing": False, "metrics": False, "logs": False})
+    costly = CostlyLists.from_settings(settings)  # the index check marks the filters no index serves
     app = FastAPI(
         title=settings.project_name,
         version=version,
         lifespan=_lifespan(
-            database, on_startup, lifespan, index_check=_index_check(settings, database, resources)
+            database, on_startup, lifespan, index_check=_index_check(settings, database, resources, costly)
         ),
         **fastapi_options,
     )
@@ -139,9 +141,10 @@ def create_app(
             resolve_principal=auth.resolve_principal,
             rate_limits=auth.rate_limits,
             auth=auth,
+            costly=costly,
         )
         if auth is not None
-        else ResourceRegistry(database, settings)
+        else ResourceRegistry(database, settings, costly=costly)
     )
     app.state.rate_limits = registry.rate_limits
     register(app, *resources, registry=registry)
@@ -163,8 +166,13 @@ def project_root(settings: PgbeSettings) -> Path:
     return Path.cwd().resolve()
 
 
-def _index_check(settings: PgbeSettings, database: Database, resources: Sequence[Resource]) -> StartupHook:
-    """The start-up check of the resources' indexes: warnings, or a refusal to start (`index_check`)."""
+def _index_check(
+    settings: PgbeSettings, database: Database, resources: Sequence[Resource], costly: CostlyLists
+) -> StartupHook:
+    """The start-up check of the resources' indexes: warnings, or a refusal to start (`index_check`).
+
+    The filters it finds no index for are costly lists from then on (`pgbe.resources.costly`).
+    """
 
     def check() -> None:
         if settings.index_check == "off" or not resources:
@@ -175,9 +183,10 @@ def _index_check(settings: PgbeSettings, database: Database, resources: Sequence
         )
         try:
             with engine.connect() as conn:
-                check_at_startup(
+                findings = check_at_startup(
                     conn, resources, mode=settings.index_check, ignore=settings.index_check_ignore
                 )
+            costly.mark_unindexed(findings)
         except DBAPIError as exc:  # the database is down: /health/ready says so; serve meanwhile
             logger.warning("index check skipped: the database did not answer (%s)", type(exc.orig).__name__)
         finally:

@@ -81,10 +81,11 @@ class PgbeSettings(BaseSettings):
         default=10_000, ge=0, description="A larger `skip` is a 422 naming the cursor; None: no limit."
     )
     # Costly lists (pgbe.resources.costly): those filtered by a substring search (contains, icontains)
-    # get a time budget, cancelled by the server past it (422 "narrow the filter"; 0: no budget but
-    # DB_STATEMENT_TIMEOUT_MS), and at most filter_max_concurrency of them run at once per worker,
-    # beyond which one is answered 503 with Retry-After at once (0: no bound). Fewer than the pool's
-    # connections, so that ordinary requests always find one.
+    # or by a filter the index check found no index for. Each gets a time budget, cancelled by the
+    # server past it (422 "narrow the filter"; 0: no budget but DB_STATEMENT_TIMEOUT_MS), and at most
+    # filter_max_concurrency of them run at once per worker, beyond which one is answered 503 with
+    # Retry-After at once (0: no bound). Fewer than the pool's connections, so that ordinary requests
+    # always find one.
     filter_statement_timeout_ms: int = Field(default=2_000, ge=0)
     filter_max_concurrency: int = Field(default=4, ge=0)
     workers: int = Field(default=1, ge=1)

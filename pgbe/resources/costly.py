@@ -2,7 +2,8 @@
 
 A list filtered by a substring search (`contains`, `icontains`) costs what no index bounds: a short
 text or one without a trigram reads every row, ILIKE per row in proportion to the text's length
-(100 characters of `%_` take ~230 ms on 200k rows). So such a list's statement gets a time budget
+(100 characters of `%_` take ~230 ms on 200k rows). So does a filter the start-up index check
+(INDEX_CHECK) found no index for: a scan of the table. Such a list's statement gets a time budget
 (FILTER_STATEMENT_TIMEOUT_MS), enforced by asyncpg's per-call `timeout=`, which cancels the
 statement on the server and adds no round trip; past it the answer is a 422 that says to narrow
 the filter. And at most FILTER_MAX_CONCURRENCY of them are in flight per worker: beyond, 503 with
@@ -12,7 +13,7 @@ starve the rest. Lists without such a filter take neither path.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,6 +23,7 @@ from pgbe.db.errors import StatementBudgetExceeded
 from pgbe.errors import ServiceUnavailableError
 from pgbe.observability.metrics import record_shed
 from pgbe.query.params import ListParams
+from pgbe.resources.index_report import Finding
 from pgbe.settings import PgbeSettings
 
 SHED_REASON = "costly_list"  # pgbe_load_shed_total{reason="costly_list"}: refused, every slot taken
@@ -38,16 +40,32 @@ class CostlyLists:
         self.budget_ms = budget_ms  # 0: no budget of its own
         self.size = size  # 0: no bound
         self.in_use = 0
+        # Per resource path, the query parameters no index serves (`name__gt`), from the index check.
+        self.unindexed: dict[str, frozenset[str]] = {}
 
     @classmethod
     def from_settings(cls, settings: PgbeSettings) -> CostlyLists:
         """FILTER_STATEMENT_TIMEOUT_MS and FILTER_MAX_CONCURRENCY."""
         return cls(budget_ms=settings.filter_statement_timeout_ms, size=settings.filter_max_concurrency)
 
-    @staticmethod
-    def filters_of(params: ListParams) -> list[str]:
-        """The query parameters of `params` that make its list costly (none: an ordinary list)."""
-        return [f.operator.key(f.field.name) for f in params.filters if f.operator.costly]
+    def filters_of(self, params: ListParams, path: str) -> list[str]:
+        """The query parameters that make this list of resource `path` costly (none: an ordinary list)."""
+        unindexed = self.unindexed.get(path, frozenset())
+        costly = []
+        for f in params.filters:
+            key = f.operator.key(f.field.name)
+            if f.operator.costly or key in unindexed:
+                costly.append(key)
+        return costly
+
+    def mark_unindexed(self, findings: Iterable[Finding]) -> None:
+        """Count as costly the filters the index check found no index for (`missing` findings)."""
+        unindexed: dict[str, set[str]] = {}
+        for finding in findings:
+            if finding.kind == "filter" and finding.level == "missing":
+                keys = (finding.field if op == "eq" else f"{finding.field}__{op}" for op in finding.operators)
+                unindexed.setdefault(finding.resource, set()).update(keys)
+        self.unindexed = {path: frozenset(keys) for path, keys in unindexed.items()}
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -55,7 +73,8 @@ class CostlyLists:
         if self.size and self.in_use >= self.size:
             record_shed(SHED_REASON)
             raise ServiceUnavailableError(
-                "Too many searches in progress; try again shortly, or list without a contains filter",
+                "Too many lists with costly filters in progress (a substring search, or a filter no"
+                " index serves); try again shortly",
                 retry_after=1,
             )
         self.in_use += 1
@@ -76,7 +95,7 @@ class CostlyLists:
             record_shed(BUDGET_REASON)
             raise StatementBudgetExceeded(
                 f"The filter {', '.join(filters)} took longer than the {self.budget_ms} ms a filtered"
-                " list may take; narrow it (a longer text, or another filter beside it)",
+                " list may take; narrow it (a longer search text, or another filter beside it)",
                 field=filters[0] if filters else None,
             ) from exc
 

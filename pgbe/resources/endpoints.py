@@ -237,7 +237,7 @@ async def _page(rt: ResourceRuntime, request: Request, permission: Any, view: Vi
         )
         values.update({f"c{i}": v for i, v in enumerate(cursor.values) if v is not None})
     where = view.where if view is not None else None
-    costly = registry.costly.filters_of(params)
+    costly = registry.costly.filters_of(params, res.path)
     while True:
         shape = PageShape(
             strategy,

@@ -55,6 +55,7 @@ class ResourceRegistry:
         read_position: ReadPosition = no_read_position,
         rate_limits: RateLimits | None = None,
         auth: Auth | None = None,
+        costly: CostlyLists | None = None,
     ) -> None:
         self.database = database
         self.default_limit = settings.page_default_limit
@@ -70,7 +71,7 @@ class ResourceRegistry:
         # ANONYMOUS_LIST_RATE_LIMIT: lists asked for without a token are counted per client.
         self.rate_limits = rate_limits or RateLimits.from_settings(settings)
         # FILTER_STATEMENT_TIMEOUT_MS, FILTER_MAX_CONCURRENCY: lists filtered by a substring search.
-        self.costly = CostlyLists.from_settings(settings)
+        self.costly = costly or CostlyLists.from_settings(settings)
         self.auth = auth
         self.runtimes: list[ResourceRuntime] = []
         self.routes: list[ResourceRoute] = []

@@ -1,4 +1,4 @@
-"""Costly lists (contains / icontains) are bounded: a time budget, a pattern bound, slots per worker.
+"""Costly lists (contains / icontains, unindexed filters) are bounded: a budget, pattern bounds, slots.
 
 A statement is made slow deterministically: another connection holds an ACCESS EXCLUSIVE lock on
 `products`, so the list's statement waits on it until the budget cancels it on the server.
@@ -16,10 +16,12 @@ import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 
+from app.resources import RESOURCES
 from pgbe.db.urls import libpq_dsn
 from pgbe.project import Project
 from pgbe.query.operators import MAX_PATTERN_CHARS, MAX_PATTERN_WILDCARDS, SEARCH_TEXT
 from pgbe.resources.costly import BUDGET_REASON, SHED_REASON, CostlyLists
+from pgbe.resources.indexes import check_resources
 from pgbe.testing.api import ApiClient
 
 SEARCH = "/products?name__icontains=cable"
@@ -39,6 +41,7 @@ def costly(api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Cos
     def configure(*, budget_ms: int, size: int = 4) -> CostlyLists:
         monkeypatch.setattr(lists, "budget_ms", budget_ms)
         monkeypatch.setattr(lists, "size", size)
+        monkeypatch.setattr(lists, "unindexed", {})
         return lists
 
     return configure
@@ -173,6 +176,27 @@ async def test_budget_zero_leaves_costly_lists_to_the_statement_timeout(
     await products_lock.release()
 
     assert (await search).status_code == 200
+
+
+async def test_filter_no_index_serves_is_a_costly_list(
+    api: ApiClient, costly: Callable[..., CostlyLists]
+) -> None:
+    lists = costly(budget_ms=2_000, size=1)
+    await api.conn.execute("DROP INDEX ix_products_price_id")  # rolled back with the test
+    findings, _ = await api.run_sync(lambda db: check_resources(db.connection(), RESOURCES))
+    lists.mark_unindexed(findings)
+    assert {"price", "price__gte", "price__lt"} <= lists.unindexed["/products"]
+    assert "id__in" not in lists.unindexed["/products"]
+
+    async with lists.slot():  # the one slot taken, as by a costly list in flight
+        refused = await api.get("/products?price__gte=1")
+        ordinary = await api.get("/products?id__in=1,2")
+    served = await api.get("/products?price__gte=1")
+
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["retry-after"] == "1"
+    assert ordinary.status_code == 200, ordinary.text
+    assert served.status_code == 200, served.text
 
 
 @pytest.mark.parametrize("operator", ["contains", "icontains", "startswith"])
