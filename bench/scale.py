@@ -161,6 +161,8 @@ def run_size(n: int, cases: list[ScaleCase], opts: argparse.Namespace, results: 
         "DATABASE_URL": db.url,
         "DB_ASYNC_POOL_SIZE": "16",
         "BENCH_FLOOR_POOL_SIZE": "16",
+        # every wrk connection may search at once (S4): measure the statement, not the slots' 503s
+        "FILTER_MAX_CONCURRENCY": str(opts.connections),
     }
     pgbe = Stack("scale pgbe 1w", "app.main:app", 1, env)
     floor = Stack("scale floor 1w", "bench.scale_floor:app", 1, env, ready_path="/health")
