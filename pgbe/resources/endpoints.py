@@ -31,6 +31,7 @@ from pgbe.resources.counts import FUNCTION, CountStrategy, count_strategy, prefe
 from pgbe.resources.cursors import Cursor
 from pgbe.resources.declarations import Action, View
 from pgbe.resources.json_sql import embedded, read_plan
+from pgbe.resources.links import page_links
 from pgbe.resources.read_sql import PageShape, select_one, select_page
 from pgbe.resources.requests import JSON, caller_values, if_match, read_body
 from pgbe.resources.resource import Resource
@@ -161,16 +162,10 @@ def _list_context(
 
 
 def _page_links(request: Request, rt: ResourceRuntime, cursors: Mapping[str, str | None]) -> str | None:
-    """The `Link` header (RFC 8288) of the neighbouring pages: the same query with their cursor."""
+    """The `Link` header of the neighbouring pages: the same query with their cursor."""
     spec = rt.resource.spec
-    links = []
-    for rel, cursor in cursors.items():
-        if cursor is None:
-            continue
-        url = request.url.remove_query_params([spec.public_name("skip"), spec.public_name("cursor")])
-        url = url.include_query_params(**{spec.public_name("cursor"): cursor})
-        links.append(f'<{url.path}?{url.query}>; rel="{rel}"')
-    return ", ".join(links) or None
+    name = spec.public_name("cursor")
+    return page_links(request.scope, cursors, cursor=name, drop=(spec.public_name("skip"), name))
 
 
 def _with_cursors(body: str, rt: ResourceRuntime, cursors: Mapping[str, str | None]) -> str:
