@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 import asyncpg
+import orjson
 from sqlalchemy import ColumnElement
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -158,7 +158,7 @@ def _list_context(
     filters = [(f.shape, repr(f.value)) for f in params.filters]
     parents = sorted((k, repr(v)) for k, v in values.items() if k.startswith("p") and k[1:].isdigit())
     view_name = view.name if view is not None else ""
-    return repr((rt.resource.path, view_name, params.sort, filters, parents))
+    return repr((rt.path, view_name, params.sort, filters, parents))
 
 
 def _page_links(request: Request, rt: ResourceRuntime, cursors: Mapping[str, str | None]) -> str | None:
@@ -172,14 +172,17 @@ def _with_cursors(body: str, rt: ResourceRuntime, cursors: Mapping[str, str | No
     """The page's JSON with the cursors under the envelope's keys (built by PostgreSQL, then closed here)."""
     envelope = rt.resource.envelope
     keys = {"next": envelope.next, "prev": envelope.prev}
+    # a cursor is base64url (CURSOR_PATTERN): a JSON string as it stands, nothing to escape
     extra = "".join(
-        f', "{keys[rel]}" : {json.dumps(cursor)}' for rel, cursor in cursors.items() if keys[rel] is not None
+        f', "{keys[rel]}" : ' + ("null" if cursor is None else f'"{cursor}"')
+        for rel, cursor in cursors.items()
+        if keys[rel] is not None
     )
     return body[:-1] + extra + "}" if extra else body
 
 
 def _edge(raw: Any) -> tuple[str | None, ...] | None:
-    return None if raw is None else tuple(json.loads(raw))
+    return None if raw is None else tuple(orjson.loads(raw))
 
 
 def cursor_after(
@@ -232,7 +235,7 @@ async def _page(rt: ResourceRuntime, request: Request, permission: Any, view: Vi
         )
         values.update({f"c{i}": v for i, v in enumerate(cursor.values) if v is not None})
     where = view.where if view is not None else None
-    costly = registry.costly.filters_of(params, res.path)
+    costly = registry.costly.filters_of(params, rt.path)
     while True:
         shape = PageShape(
             strategy,

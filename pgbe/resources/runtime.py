@@ -55,6 +55,7 @@ class ResourceRuntime:
         self.resource = resource
         self.registry = registry
         self.target = target_of(resource)
+        self.path = resource.path  # computed from the parent chain: once, not per request
         # a constraint error on a link table's column names the body field that set it
         self.field_names = {link.target_column: key for key, link in self.target.links.items()}
         self.translation = translated(self.public_error)  # one for every request's statement
