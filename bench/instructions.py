@@ -12,7 +12,6 @@ Needs valgrind (`apt-get install valgrind`); about 10 s per application.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import os
 import re
@@ -24,48 +23,15 @@ import tempfile
 from typing import Any
 
 from bench import dataset
+from bench.layers import _call, _scope
 
 _COLLECTED = re.compile(r"Collected : ([\d,]+)")
 
 
-def _scope(path: str, query: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": query.encode(),
-        "headers": [(b"host", b"127.0.0.1:8000"), (b"accept", b"*/*")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
-
-
-async def _call(app: Any, path: str, query: str) -> None:
-    done = asyncio.Event()
-    first = [True]
-    status: list[int] = []
-
-    async def receive() -> dict[str, Any]:
-        if first[0]:
-            first[0] = False
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await done.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            status.append(message["status"])
-        elif not message.get("more_body", False):
-            done.set()
-
-    await app(_scope(path, query), receive, send)
-    if status != [200]:
+async def _get(app: Any, path: str, query: str) -> None:
+    """One GET straight into the ASGI callable; anything but 200 ends the run."""
+    status = await _call(app, _scope(path, query))
+    if status != 200:
         raise SystemExit(f"GET {path}?{query} answered {status}")
 
 
@@ -79,10 +45,10 @@ async def _inner(module: str, path: str, query: str, n: int) -> None:
     app = importlib.import_module(module).app
     async with app.router.lifespan_context(app):
         for _ in range(100):  # statements prepared, caches filled
-            await _call(app, path, query)
+            await _get(app, path, query)
         _count(True)
         for _ in range(n):
-            await _call(app, path, query)
+            await _get(app, path, query)
         _count(False)
 
 
