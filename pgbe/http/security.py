@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from starlette._utils import get_route_path
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pgbe.http import SAFE_METHODS
@@ -39,25 +38,43 @@ class TrustedHostMiddleware:
     """Answer 400 to a request whose Host is not allowed, before anything can reflect it into a URL.
 
     Like Starlette's middleware of the same name, with three differences that pgbe needs: the answer
-    is a problem document, IPv6 literals are understood, and health probes are exempt.
+    is a problem document, IPv6 literals are understood, and health probes are exempt. Host headers
+    found allowed are remembered (a bounded set), so the common request costs one set lookup.
     """
+
+    _REMEMBERED = 256  # allowed Host values kept; wildcard patterns admit any number of names
 
     def __init__(
         self, app: ASGIApp, *, allowed_hosts: Sequence[str], problems: Problems = DEFAULT_PROBLEMS
     ) -> None:
         self.app = app
-        self.allowed_hosts = list(allowed_hosts)
+        self.allowed_hosts = [pattern.lower() for pattern in allowed_hosts]
         self.problems = problems
+        self.allowed_values: set[bytes] = set()
+
+    def _allowed(self, value: bytes) -> bool:
+        if value in self.allowed_values:
+            return True
+        if not host_allowed(host_name(value.decode("latin-1")), self.allowed_hosts):
+            return False
+        if len(self.allowed_values) < self._REMEMBERED:
+            self.allowed_values.add(value)
+        return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or get_route_path(scope).startswith(HOST_EXEMPT_PREFIX):
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        header = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
-        if host_allowed(host_name(header), self.allowed_hosts):
+        value = b""
+        for name, header in scope["headers"]:
+            if name == b"host":
+                value = header
+                break
+        if self._allowed(value) or get_route_path(scope).startswith(HOST_EXEMPT_PREFIX):
             await self.app(scope, receive, send)
             return
-        if scope["type"] == "websocket":
+        if kind == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
         response = self.problems.response(
@@ -67,6 +84,10 @@ class TrustedHostMiddleware:
             slug="host-not-allowed",
         )
         await response(scope, receive, send)
+
+
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_NO_STORE = (b"cache-control", b"no-store")
 
 
 class SecurityHeadersMiddleware:
@@ -80,27 +101,49 @@ class SecurityHeadersMiddleware:
 
     def __init__(self, app: ASGIApp, *, schemes: Sequence[str] = (DEFAULT_CHALLENGE,)) -> None:
         self.app = app
-        self.challenge = ", ".join(schemes)
+        self.challenge = ", ".join(schemes).encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        private = scope["method"] not in SAFE_METHODS or any(
-            name == b"authorization" for name, _ in scope["headers"]
-        )
+        private = scope["method"] not in SAFE_METHODS
+        if not private:
+            for name, _ in scope["headers"]:
+                if name == b"authorization":
+                    private = True
+                    break
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("x-content-type-options", "nosniff")
-                if private and "cache-control" not in headers:
-                    headers["cache-control"] = "no-store"
-                if message["status"] == 401 and headers.get("www-authenticate") == DEFAULT_CHALLENGE:
-                    headers["www-authenticate"] = self.challenge
+                message["headers"] = self._secured(message, private)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    def _secured(self, message: Message, private: bool) -> list[tuple[bytes, bytes]]:
+        """Return the response's headers with the security headers it lacks (names are lower case in ASGI)."""
+        headers = list(message.get("headers", ()))
+        nosniff = cached = False
+        challenge = -1
+        for i, (name, _) in enumerate(headers):
+            if name == b"x-content-type-options":
+                nosniff = True
+            elif name == b"cache-control":
+                cached = True
+            elif name == b"www-authenticate" and challenge < 0:
+                challenge = i
+        if not nosniff:
+            headers.append(_NOSNIFF)
+        if private and not cached:
+            headers.append(_NO_STORE)
+        if (
+            message["status"] == 401
+            and challenge >= 0
+            and headers[challenge][1] == DEFAULT_CHALLENGE.encode("latin-1")
+        ):
+            headers[challenge] = (b"www-authenticate", self.challenge)
+        return headers
 
 
 __all__ = ["SecurityHeadersMiddleware", "TrustedHostMiddleware", "host_allowed", "host_name"]

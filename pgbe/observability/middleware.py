@@ -136,10 +136,10 @@ def _log_request(
         "route": route,
         "path": path,
         "status": status,
-        "duration_ms": round(seconds * 1000, 3),
+        "duration_ms": int(seconds * 1e6 + 0.5) / 1000,  # to the microsecond; round() costs twice as much
         "user_id": context.user_id,
         "sql_count": context.sql_count,
-        "sql_ms": round(context.sql_seconds * 1000, 3),
+        "sql_ms": int(context.sql_seconds * 1e6 + 0.5) / 1000,
         "client": client[0] if client else None,
     }
     if error is not None:
