@@ -24,54 +24,69 @@ from bench import dataset
 Asgi = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
-def _scope(path: str, query: str) -> dict[str, Any]:
+def _scope(
+    path: str, query: str, *, method: str = "GET", headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> dict[str, Any]:
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
-        "method": "GET",
+        "method": method,
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
         "root_path": "",
         "query_string": query.encode(),
-        "headers": [(b"host", b"127.0.0.1:8000"), (b"accept", b"*/*")],
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"accept", b"*/*"), *headers],
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
         "state": {},
     }
 
 
-def _channel() -> tuple[
-    Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]], list[int]
+def _channel(
+    body: bytes = b"",
+) -> tuple[
+    Callable[[], Awaitable[dict[str, Any]]],
+    Callable[[dict[str, Any]], Awaitable[None]],
+    list[int],
+    list[bytes],
 ]:
     """receive/send like a server's: the body once, then a disconnect only after the response."""
     done = asyncio.Event()
     first = [True]
     status: list[int] = []
+    chunks: list[bytes] = []
 
     async def receive() -> dict[str, Any]:
         if first[0]:
             first[0] = False
-            return {"type": "http.request", "body": b"", "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": False}
         await done.wait()
         return {"type": "http.disconnect"}
 
     async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.body" and status and status[0] != 200:
-            print(message.get("body", b"")[:300])
         if message["type"] == "http.response.start":
             status.append(message["status"])
-        elif not message.get("more_body", False):
+            return
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
             done.set()
 
-    return receive, send, status
+    return receive, send, status, chunks
+
+
+async def _request(app: Asgi, scope: dict[str, Any], body: bytes = b"") -> tuple[int, bytes]:
+    """Send one request straight into `app`; return the status and the body of its answer."""
+    receive, send, status, chunks = _channel(body)
+    await app(scope, receive, send)
+    if status[0] >= 400:
+        print(status[0], b"".join(chunks)[:300])
+    return status[0], b"".join(chunks)
 
 
 async def _call(app: Asgi, scope: dict[str, Any]) -> int:
-    receive, send, status = _channel()
-    await app(scope, receive, send)
-    return status[0]
+    return (await _request(app, scope))[0]
 
 
 async def _per_request(label: str, n: int, once: Callable[[], Awaitable[Any]], *, repeats: int = 3) -> float:
