@@ -155,3 +155,63 @@ async def test_disconnect_safe_method_is_not_watched_and_runs_to_completion() ->
 
     await CancelOnDisconnectMiddleware(app)({**SCOPE, "method": "GET"}, receive, send)
     assert completed == [True]
+
+
+async def test_disconnect_a_write_answered_before_the_watch_starts_reads_nothing_more() -> None:
+    client = Client([b"x"])
+    pulled: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        message = await client.receive()
+        pulled.append(message["type"])
+        return message
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    await CancelOnDisconnectMiddleware(app, watch_after=0.2)(SCOPE, receive, client.send)
+    await asyncio.sleep(0.3)  # the timer was cancelled: no watcher reads the client afterwards
+    assert pulled == ["http.request"]
+
+
+async def test_disconnect_watch_due_while_the_app_reads_a_slow_body_starts_after_that_read() -> None:
+    arrived = asyncio.Event()
+    readers: list[int] = []
+    reading = [0]
+
+    async def receive() -> dict[str, Any]:
+        reading[0] += 1
+        readers.append(reading[0])
+        try:
+            if len(readers) == 1:
+                await arrived.wait()  # a slow body chunk, still arriving when the watch is due
+                return {"type": "http.request", "body": b"late", "more_body": False}
+            await asyncio.sleep(0.05)
+            return {"type": "http.disconnect"}
+        finally:
+            reading[0] -= 1
+
+    async def send(message: dict[str, Any]) -> None:
+        raise AssertionError("nothing is sent")
+
+    events: list[str] = []
+
+    async def app(scope: Any, inner_receive: Any, send: Any) -> None:
+        events.append((await inner_receive())["body"].decode())
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+
+    async def late_body() -> None:
+        await asyncio.sleep(0.1)
+        arrived.set()
+
+    arriving = asyncio.ensure_future(late_body())
+    await asyncio.wait_for(CancelOnDisconnectMiddleware(app, watch_after=0.02)(SCOPE, receive, send), 10)
+    await arriving
+    assert events == ["late", "cancelled"]
+    assert max(readers) == 1  # never two readers of the server's receive at once
