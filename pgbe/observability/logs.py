@@ -32,6 +32,9 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+_MILLISECONDS = tuple(f".{ms:03d}Z" for ms in range(1000))
+
+
 class _Clock:
     """UTC timestamps with milliseconds; the seconds part is formatted once per second."""
 
@@ -44,7 +47,7 @@ class _Clock:
         if second != self.second:
             self.second = second
             self.prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self.prefix}.{int((created - second) * 1000):03d}Z"
+        return self.prefix + _MILLISECONDS[int((created - second) * 1000)]
 
 
 class JsonFormatter(logging.Formatter):
