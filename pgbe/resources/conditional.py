@@ -8,18 +8,18 @@ JSON (`"7.3f9a..."`), whose version part `If-Match` still takes.
 
 from __future__ import annotations
 
-import hashlib
-
 from starlette.requests import Request
+from xxhash import xxh3_128_hexdigest
 
 
 def body_hash(body: str) -> str:
-    """A short hash of a JSON answer: 96 bits of SHA-256.
+    """A short hash of a JSON answer: 96 bits of XXH3-128.
 
-    SHA-256 rather than BLAKE2: the CPU instructions for it (x86 SHA extensions, ARMv8) make it about
-    twice as fast through OpenSSL, ~23 us against ~47 us for a 40 KB page, paid on every list.
+    An entity tag must change when the answer changes; it guards nothing, so it needs no
+    cryptographic hash. XXH3 hashes a 40 KB page in about 0.4 us, SHA-256 (with the x86 SHA
+    instructions) in 21 us: paid on every list and every item with related rows.
     """
-    return hashlib.sha256(body.encode()).hexdigest()[:24]
+    return xxh3_128_hexdigest(body.encode())[:24]
 
 
 def body_etag(body: str) -> str:

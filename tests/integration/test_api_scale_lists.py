@@ -128,6 +128,8 @@ async def test_list_count_planned_filtered_is_the_planners_estimate(
     api: ApiClient, seeded: dict[str, int]
 ) -> None:
     await api.conn.execute("ANALYZE products")
+    # a first read prunes the rows earlier tests rolled back, which moves the planner's estimate
+    await _get(api, "/products?price__gte=12&count=planned")
     expected = await _planner_rows(api, "price >= 12")
     body = (await _get(api, "/products?price__gte=12&count=planned")).json()
     assert (body["total"], body["total_kind"]) == (expected, "planned")
