@@ -17,7 +17,8 @@ Why this order, outermost first (docs/architecture.md says the same):
 - cancel_on_disconnect: sees the client go away before the body limits and the app.
 - body_limit: refuses oversized or slow bodies before the app reads them.
 - read_your_writes: innermost of pgbe's layers, so that it sees each write's outcome (its status)
-  and routes every read of the request, the project's middleware included.
+  and routes every read of the request, the project's middleware included. Left out when no
+  replica is configured.
 """
 
 from __future__ import annotations
@@ -72,6 +73,12 @@ def _trusted_hosts(ctx: AppContext) -> Middleware | None:
     return Middleware(TrustedHostMiddleware, allowed_hosts=hosts, problems=ctx.problems)
 
 
+def _read_your_writes(ctx: AppContext) -> Middleware | None:
+    if not ctx.database.replicas:  # configured at start-up: without replicas every read is the primary's
+        return None
+    return Middleware(ReadYourWritesMiddleware, database=ctx.database, secure=not ctx.settings.is_development)
+
+
 LAYERS: tuple[Layer, ...] = (
     Layer("observability", lambda ctx: observability_middleware(ctx.settings, ctx.database)),
     Layer(
@@ -91,12 +98,7 @@ LAYERS: tuple[Layer, ...] = (
             problems=ctx.problems,
         ),
     ),
-    Layer(
-        "read_your_writes",
-        lambda ctx: Middleware(
-            ReadYourWritesMiddleware, database=ctx.database, secure=not ctx.settings.is_development
-        ),
-    ),
+    Layer("read_your_writes", _read_your_writes),
 )
 
 
