@@ -12,17 +12,17 @@ from starlette.requests import Request
 from xxhash import xxh3_128_hexdigest
 
 
-def body_hash(body: str) -> str:
+def body_hash(body: str | bytes) -> str:
     """A short hash of a JSON answer: 96 bits of XXH3-128.
 
     An entity tag must change when the answer changes; it guards nothing, so it needs no
     cryptographic hash. XXH3 hashes a 40 KB page in about 0.4 us, SHA-256 (with the x86 SHA
     instructions) in 21 us: paid on every list and every item with related rows.
     """
-    return xxh3_128_hexdigest(body.encode())[:24]
+    return xxh3_128_hexdigest(body if isinstance(body, bytes) else body.encode())[:24]
 
 
-def body_etag(body: str) -> str:
+def body_etag(body: str | bytes) -> str:
     """The strong entity tag of a JSON answer: a hash of its bytes."""
     return f'"{body_hash(body)}"'
 

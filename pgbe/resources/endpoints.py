@@ -11,7 +11,6 @@ from urllib.parse import quote
 import asyncpg
 import orjson
 from sqlalchemy import ColumnElement
-from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,14 +23,14 @@ from pgbe.errors import (
     PreconditionFailedError,
 )
 from pgbe.http.rate_limits import client_address
-from pgbe.query.keyset import sort_keys
-from pgbe.query.params import ListParams, parse_list_params
+from pgbe.query.params import ListParams
 from pgbe.resources.conditional import body_etag, body_hash, not_modified
-from pgbe.resources.counts import FUNCTION, CountStrategy, count_strategy, preferred_count
+from pgbe.resources.counts import FUNCTION, CountStrategy, preferred_count
 from pgbe.resources.cursors import Cursor
 from pgbe.resources.declarations import Action, View
 from pgbe.resources.json_sql import embedded, read_plan
-from pgbe.resources.links import page_links
+from pgbe.resources.links import link_header
+from pgbe.resources.list_plans import ListPlan, list_context
 from pgbe.resources.read_sql import PageShape, select_one, select_page
 from pgbe.resources.requests import JSON, caller_values, if_match, read_body
 from pgbe.resources.resource import Resource
@@ -137,38 +136,21 @@ def _etag(version: Any) -> dict[str, str] | None:
     return {"ETag": f'"{version}"'} if version is not None else None
 
 
-def _count(rt: ResourceRuntime, request: Request, asked: str | None) -> tuple[CountStrategy, bool]:
+def _count(rt: ResourceRuntime, request: Request, asked: CountStrategy | None) -> tuple[CountStrategy, bool]:
     """The count strategy of a list request, and whether it came from a `Prefer` header.
 
-    The `count` query parameter wins over `Prefer: count=...`; else the resource's default, else
-    the `PAGE_COUNT` setting.
+    The `count` query parameter (`asked`) wins over `Prefer: count=...`; else the resource's default,
+    else the `PAGE_COUNT` setting.
     """
     if asked is not None:
-        return count_strategy(asked, rt.resource.spec.public_name("count")), False
+        return asked, False
     preferred = preferred_count(request.headers.get("prefer"))
     if preferred is not None:
         return preferred, True
     return rt.resource.count or rt.registry.count, False
 
 
-def _list_context(
-    rt: ResourceRuntime, view: View | None, params: ListParams, values: Mapping[str, Any]
-) -> str:
-    """What a cursor is bound to: the resource, the view, the sort, the filters and the parent keys."""
-    filters = [(f.shape, repr(f.value)) for f in params.filters]
-    parents = sorted((k, repr(v)) for k, v in values.items() if k.startswith("p") and k[1:].isdigit())
-    view_name = view.name if view is not None else ""
-    return repr((rt.path, view_name, params.sort, filters, parents))
-
-
-def _page_links(request: Request, rt: ResourceRuntime, cursors: Mapping[str, str | None]) -> str | None:
-    """The `Link` header of the neighbouring pages: the same query with their cursor."""
-    spec = rt.resource.spec
-    name = spec.public_name("cursor")
-    return page_links(request.scope, cursors, cursor=name, drop=(spec.public_name("skip"), name))
-
-
-def _with_cursors(body: str, rt: ResourceRuntime, cursors: Mapping[str, str | None]) -> str:
+def _with_cursors(body: str, rt: ResourceRuntime, cursors: Mapping[str, str | None]) -> bytes:
     """The page's JSON with the cursors under the envelope's keys (built by PostgreSQL, then closed here)."""
     envelope = rt.resource.envelope
     keys = {"next": envelope.next, "prev": envelope.prev}
@@ -178,7 +160,8 @@ def _with_cursors(body: str, rt: ResourceRuntime, cursors: Mapping[str, str | No
         for rel, cursor in cursors.items()
         if keys[rel] is not None
     )
-    return body[:-1] + extra + "}" if extra else body
+    data = body.encode()  # the answer's bytes, copied once more at most: a page can be large
+    return b"".join((memoryview(data)[:-1], extra.encode(), b"}")) if extra else data
 
 
 def _edge(raw: Any) -> tuple[str | None, ...] | None:
@@ -193,60 +176,46 @@ def cursor_after(
     `values` are the row's sort values, its primary key last (unless sorted on); `path` the parent
     keys of a nested list (`{"p0": ...}`). For benchmarks and tests that start a walk mid-table.
     """
-    res = rt.resource
-    params = parse_list_params(
-        res.spec,
-        QueryParams(query).multi_items(),
-        default_limit=rt.default_limit,
-        max_limit=rt.max_limit,
-        default_sort=res.default_sort,
-        ignore_unknown=res.ignore_unknown,
-    )
-    if len(values) != len(sort_keys(res.spec, params)):
-        raise ValueError(f"{len(sort_keys(res.spec, params))} values expected (the sort, then the key)")
-    context = _list_context(rt, None, params, dict(path or {}))
+    plan = rt.list_plan(query.encode(), "")
+    if len(values) != plan.size:
+        raise ValueError(f"{plan.size} values expected (the sort, then the key)")
+    context = list_context(rt.path, "", plan.params, dict(path or {}))
     text = tuple(None if v is None else str(v) for v in values)
     return rt.registry.cursors.encode(Cursor(text), context)
+
+
+def _page_statement(
+    rt: ResourceRuntime, view: str, plan: ListPlan, access: Access, where: Any, shape: PageShape
+) -> Compiled:
+    """The compiled statement of a page of this shape (`where`: the view's condition)."""
+    key = ("list", view, plan.shape, access, shape)
+    return rt.statement(key, lambda: select_page(rt.target, plan.params, access, where=where, shape=shape))
 
 
 async def _page(rt: ResourceRuntime, request: Request, permission: Any, view: View | None) -> Response:
     res, registry = rt.resource, rt.registry
     principal, values, access = await _caller(rt, request, permission)
-    if principal is None:  # before the statement: a refused list costs no query
-        await registry.rate_limits.hit("anonymous_list", client_address(request))
-    params = parse_list_params(
-        res.spec,
-        request.query_params.multi_items(),
-        default_limit=rt.default_limit,
-        max_limit=rt.max_limit,
-        default_sort=res.default_sort,
-        ignore_unknown=res.ignore_unknown,
-        max_skip=res.max_skip if res.max_skip is not None else registry.max_skip,
-    )
-    strategy, preferred = _count(rt, request, params.count)
-    values.update(params.bind_values())
+    if principal is None and registry.rate_limits.rules.get("anonymous_list") is not None:
+        await registry.rate_limits.hit("anonymous_list", client_address(request))  # before the statement
+    view_name = view.name if view is not None else ""
+    plan = rt.list_plan(request.scope["query_string"], view_name)
+    params = plan.params
+    strategy, preferred = _count(rt, request, plan.asked)
+    values.update(plan.bound)
     values["count_threshold"] = registry.count_threshold
-    context = _list_context(rt, view, params, values)
-    size = len(sort_keys(res.spec, params))
+    context = plan.context if plan.context is not None else list_context(rt.path, view_name, params, values)
     cursor = None
     if params.cursor is not None:
-        cursor = registry.cursors.decode(
-            params.cursor, context, size=size, name=res.spec.public_name("cursor")
-        )
+        name = res.spec.public_name("cursor")
+        cursor = registry.cursors.decode(params.cursor, context, size=plan.size, name=name)
         values.update({f"c{i}": v for i, v in enumerate(cursor.values) if v is not None})
     where = view.where if view is not None else None
     costly = registry.costly.filters_of(params, rt.path)
+    seek = cursor.nulls if cursor is not None else None
+    backward = cursor is not None and cursor.backward
     while True:
-        shape = PageShape(
-            strategy,
-            registry.estimator,
-            cursor.nulls if cursor is not None else None,
-            cursor is not None and cursor.backward,
-        )
-        key = ("list", view.name if view is not None else None, params.shape, access, shape)
-        compiled = rt.statement(
-            key, functools.partial(select_page, rt.target, params, access, where=where, shape=shape)
-        )
+        shape = PageShape(strategy, registry.estimator, seek, backward)
+        compiled = _page_statement(rt, view_name, plan, access, where, shape)
         try:
             if costly:
                 async with registry.costly.slot():
@@ -270,7 +239,7 @@ async def _page(rt: ResourceRuntime, request: Request, permission: Any, view: Vi
     cursors = _cursors(rt, context, cursor, params, _edge(row[3]), _edge(row[4]), bool(row[5]))
     body = _with_cursors(row[0], rt, cursors)
     headers = {"ETag": body_etag(body)}
-    link = _page_links(request, rt, cursors)
+    link = link_header(request.scope["path"], plan.kept, cursors, cursor=res.spec.public_name("cursor"))
     if link is not None:
         headers["Link"] = link
     if preferred:

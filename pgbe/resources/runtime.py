@@ -6,6 +6,7 @@ declaration itself never changes, so the same `Resource` can be registered in tw
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from pgbe.errors import AppError, ConflictError, ValidationError
 from pgbe.query.computed import Pluck
 from pgbe.query.params import single_includes
 from pgbe.resources.bodies import body_envelope, without_nulls
+from pgbe.resources.list_plans import MAX_CACHED_PLANS, ListPlan, parse_plan
 from pgbe.resources.requests import KeyParser, key_parser
 from pgbe.resources.resource import Resource
 from pgbe.resources.statements import Compiled, Target, compile_statement
@@ -69,6 +71,10 @@ class ResourceRuntime:
         self._links: dict[type[Schema] | None, dict[str, Link]] = {}
         self._statements: dict[Hashable, Compiled] = {}
         self._includes: dict[bytes, tuple[str, ...]] = {b"": ()}
+        # the plans of the most recent list query strings (a deep walk's cursors come and go)
+        self.list_plan: Callable[[bytes, str], ListPlan] = functools.lru_cache(maxsize=MAX_CACHED_PLANS)(
+            functools.partial(parse_plan, self)
+        )
 
     def __repr__(self) -> str:
         return f"<ResourceRuntime {self.resource.path}>"
