@@ -133,11 +133,13 @@ def total_columns(
     conditions: Sequence[ColumnElement[bool]],
     *,
     estimator: bool,
+    counted: Any = None,
 ) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     """The total of a list and the kind of number it is (`exact`, `planned`; NULL for `none`).
 
     `estimator` tells whether the database has `pgbe_count_estimate`; without it a filtered
-    planned count is exact, and says so.
+    planned count is exact, and says so. `counted`: the bounded count (a CTE with a column `n`) of
+    an estimated total, when the statement has one already (`read_sql.select_page`'s search).
     """
     if strategy == "none":
         return null(), null()
@@ -150,11 +152,12 @@ def total_columns(
         return planned, kind
     # estimated: count at most threshold + 1 rows; above the threshold, the planner's estimate
     threshold = bindparam("count_threshold", type_=Integer)
-    counted = (
-        select(func.count().label("n"))
-        .select_from(matching.limit(threshold + 1).subquery("bounded"))
-        .cte("counted")
-    )
+    if counted is None:
+        counted = (
+            select(func.count().label("n"))
+            .select_from(matching.limit(threshold + 1).subquery("bounded"))
+            .cte("counted")
+        )
     bounded = select(counted.c.n).scalar_subquery()
     above = bounded > threshold
     return (

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Integer,
     Select,
@@ -20,13 +21,15 @@ from sqlalchemy import (
     null,
     select,
     true,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.sql.selectable import CTE
 
 from pgbe.auth.guard import session_guard
 from pgbe.query.builder import sort_columns, where_clauses
 from pgbe.query.computed import Computed
-from pgbe.query.keyset import keyset_condition, sort_keys
+from pgbe.query.keyset import SortKey, keyset_condition, sort_keys
 from pgbe.query.params import ListParams
 from pgbe.resources.counts import CountStrategy, total_columns
 from pgbe.resources.json_sql import embedded, grouped_related_json, page_json, read_plan
@@ -69,6 +72,81 @@ class PageShape:
     backward: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class _Search:
+    """A substring search's first threshold + 1 matches (`key`, sort values `s0`...) and their number."""
+
+    matched: CTE
+    counted: CTE
+
+    @property
+    def n(self) -> ColumnElement[Any]:
+        """The number of rows in `matched`."""
+        return select(self.counted.c.n).scalar_subquery()
+
+
+def _search(
+    t: Target, params: ListParams, conditions: Sequence[ColumnElement[bool]], keys: Sequence[SortKey]
+) -> _Search | None:
+    """The bounded matches of a list's substring search, which its page and its estimated total share.
+
+    The planner cannot tell how many rows `name ILIKE '%duct 777%'` matches (pg_trgm guesses; a
+    prepared statement's generic plan guesses blind), so it reads a page either by walking the
+    sort's index and testing every row, a scan of the table when the text is rare, or through the
+    trigram index, every match when the text is common. An estimated total reads up to threshold +
+    1 matches through the trigram index anyway; they carry their sort values, and when they are
+    all of the matches the page is sorted out of them, its rows then read by key. Only a search
+    with more matches walks the sort's index, where matches are many and come early. None for a
+    list without a substring search, or sorted on another table's column.
+    """
+    if not any(f.operator.costly for f in params.filters):
+        return None
+    if not all(isinstance(k.expression, Column) and k.expression.table is t.table for k in keys):
+        return None
+    threshold = bindparam("count_threshold", type_=Integer)
+    values = (k.expression.label(f"s{i}") for i, k in enumerate(keys))
+    matched = select(t.pk.label("key"), *values).where(*conditions).limit(threshold + 1).cte("matched")
+    return _Search(matched, select(func.count().label("n")).select_from(matched).cte("counted"))
+
+
+def _fetched(
+    t: Target,
+    params: ListParams,
+    keys: Sequence[SortKey],
+    seek: Sequence[ColumnElement[bool]],
+    backward: bool,
+    search: _Search | None,
+) -> CTE:
+    """`fetched`: the page and one row more, read with `seek`, or out of a search's matches."""
+    skip = bindparam("skip", type_=Integer)
+    limit = bindparam("limit", type_=Integer)
+
+    def read(*where: ColumnElement[bool], offset: bool = True, rows: Any = None) -> Select[Any]:
+        found = (
+            select(t.table, *sort_columns(t.spec, params))
+            .where(*where)
+            .order_by(*(key.ordered(backward=backward) for key in keys))
+            .limit(limit + 1 if rows is None else rows)
+        )
+        return found.offset(skip) if offset else found
+
+    if search is None:
+        return read(*seek).cte("fetched")
+    # PostgreSQL runs one branch: the other's condition on the count is false from the start
+    threshold = bindparam("count_threshold", type_=Integer)
+    matched = search.matched
+    first = (
+        select(matched.c.key)
+        .order_by(*(key.ordered(matched.c[f"s{i}"]) for i, key in enumerate(keys)))
+        .offset(skip)
+        .limit(limit + 1)
+    )
+    few = read(t.pk.in_(first), search.n <= threshold, offset=False)
+    # LIMIT 0 as well: a parallel plan's workers would start below the condition, never below it
+    many = read(*seek, search.n > threshold, rows=case((search.n > threshold, limit + 1), else_=0))
+    return union_all(few.subquery("few").select(), many.subquery("many").select()).cte("fetched")
+
+
 def select_page(
     t: Target,
     params: ListParams,
@@ -96,14 +174,9 @@ def select_page(
         seek.append(keyset_condition(keys, shape.seek, backward=backward))
     skip = bindparam("skip", type_=Integer)
     limit = bindparam("limit", type_=Integer)
-    fetched = (
-        select(table, *sort_columns(spec, params))
-        .where(*seek)
-        .order_by(*(key.ordered(backward=backward) for key in keys))
-        .offset(skip)
-        .limit(limit + 1)
-        .cte("fetched")
-    )
+    searched = shape.count == "estimated" and envelope.total is not None and shape.seek is None
+    search = _search(t, params, conditions, keys) if searched else None
+    fetched = _fetched(t, params, keys, seek, backward, search)
     page = (
         select(fetched)
         .order_by(*(key.ordered(fetched.c[key.label], backward=backward) for key in keys))
@@ -130,7 +203,9 @@ def select_page(
     pairs: list[ColumnElement[Any]] = [_key(envelope.items), page_json(items)]
     kind: ColumnElement[Any] = null()
     if envelope.total is not None:
-        total, kind = total_columns(shape.count, table, conditions, estimator=shape.estimator)
+        counted = search.counted if search is not None else None
+        estimator = shape.estimator
+        total, kind = total_columns(shape.count, table, conditions, estimator=estimator, counted=counted)
         pairs += [_key(envelope.total), total]
         if envelope.total_kind is not None:
             pairs += [_key(envelope.total_kind), kind]

@@ -92,6 +92,26 @@ class _CountingTransaction:
             await self.rollback()
 
 
+class _CountingStatement:
+    """A prepared statement proxy whose runs are counted as statements."""
+
+    def __init__(self, statement: Any, query: str, counter: QueryCounter) -> None:
+        self._statement = statement
+        self._query = query
+        self._counter = counter
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._statement, name)
+        if name not in _STATEMENT_METHODS:
+            return attr
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            self._counter.record(self._query)
+            return await attr(*args, **kwargs)
+
+        return call
+
+
 class CountingConnection:
     """An asyncpg connection proxy that counts statements (transaction control included)."""
 
@@ -105,9 +125,15 @@ class CountingConnection:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._conn, name)
+        if name == "prepare":
+            return self._prepare
         if name not in _STATEMENT_METHODS:
             return attr
         return self._counted(attr)
+
+    async def _prepare(self, query: str, *args: Any, **kwargs: Any) -> _CountingStatement:
+        """Prepare `query`; each run of the prepared statement is counted, the preparation is not."""
+        return _CountingStatement(await self._conn.prepare(query, *args, **kwargs), query, self._counter)
 
     def _counted(self, method: Callable[..., Any]) -> Callable[..., Any]:
         async def call(query: str, *args: Any, **kwargs: Any) -> Any:
