@@ -88,10 +88,11 @@ class TrustedHostMiddleware:
 
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 _NO_STORE = (b"cache-control", b"no-store")
+_DEFAULT_CHALLENGE = DEFAULT_CHALLENGE.encode("latin-1")
 
 
-class SecurityHeadersMiddleware:
-    """Add `X-Content-Type-Options: nosniff` everywhere and `Cache-Control: no-store` where it is due.
+class SecurityHeaders:
+    """The security headers a response lacks: nosniff always, no-store where due, the 401 challenge.
 
     No-store goes on every answer to a request that carries a token (Authorization) and on every
     answer to a write (token responses included), unless the route chose its own Cache-Control.
@@ -99,51 +100,65 @@ class SecurityHeadersMiddleware:
     a cookie stay cacheable. A 401 with pgbe's default challenge names the accepted schemes instead.
     """
 
+    def __init__(self, *, schemes: Sequence[str] = (DEFAULT_CHALLENGE,)) -> None:
+        self.challenge = ", ".join(schemes).encode("latin-1")
+
+    def private(self, scope: Scope) -> bool:
+        """Tell whether the answer to the request of `scope` must not be stored (a write, or a token)."""
+        if scope["method"] not in SAFE_METHODS:
+            return True
+        for name, _ in scope["headers"]:  # noqa: SIM110 - a loop: any() would make a generator per request
+            if name == b"authorization":
+                return True
+        return False
+
+    def add(self, headers: list[tuple[bytes, bytes]], status: int, private: bool) -> None:
+        """Add to a response's `headers` (names in lower case, as in ASGI) the security headers it lacks."""
+        present = dict(headers)  # one pass in C: the common response has none of the three
+        if b"x-content-type-options" not in present:
+            headers.append(_NOSNIFF)
+        if private and b"cache-control" not in present:
+            headers.append(_NO_STORE)
+        if status == 401 and b"www-authenticate" in present:
+            for i, (name, value) in enumerate(headers):
+                if name == b"www-authenticate":  # the first challenge: pgbe's default names the schemes
+                    if value == _DEFAULT_CHALLENGE:
+                        headers[i] = (b"www-authenticate", self.challenge)
+                    break
+
+
+class SecurityHeadersMiddleware:
+    """Add the security headers each response lacks (`SecurityHeaders`).
+
+    In the stack of `create_app` the observability layer right outside adds them in its own send
+    wrapper instead (`pgbe.stack`), one wrapper fewer per request; this layer serves other stacks.
+    """
+
     def __init__(self, app: ASGIApp, *, schemes: Sequence[str] = (DEFAULT_CHALLENGE,)) -> None:
         self.app = app
-        self.challenge = ", ".join(schemes).encode("latin-1")
+        self.headers = SecurityHeaders(schemes=schemes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        private = scope["method"] not in SAFE_METHODS
-        if not private:
-            for name, _ in scope["headers"]:
-                if name == b"authorization":
-                    private = True
-                    break
+        private = self.headers.private(scope)
+        add = self.headers.add
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = self._secured(message, private)
+                headers = list(message.get("headers", ()))
+                add(headers, message["status"], private)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
-    def _secured(self, message: Message, private: bool) -> list[tuple[bytes, bytes]]:
-        """Return the response's headers with the security headers it lacks (names are lower case in ASGI)."""
-        headers = list(message.get("headers", ()))
-        nosniff = cached = False
-        challenge = -1
-        for i, (name, _) in enumerate(headers):
-            if name == b"x-content-type-options":
-                nosniff = True
-            elif name == b"cache-control":
-                cached = True
-            elif name == b"www-authenticate" and challenge < 0:
-                challenge = i
-        if not nosniff:
-            headers.append(_NOSNIFF)
-        if private and not cached:
-            headers.append(_NO_STORE)
-        if (
-            message["status"] == 401
-            and challenge >= 0
-            and headers[challenge][1] == DEFAULT_CHALLENGE.encode("latin-1")
-        ):
-            headers[challenge] = (b"www-authenticate", self.challenge)
-        return headers
 
-
-__all__ = ["SecurityHeadersMiddleware", "TrustedHostMiddleware", "host_allowed", "host_name"]
+__all__ = [
+    "SecurityHeaders",
+    "SecurityHeadersMiddleware",
+    "TrustedHostMiddleware",
+    "host_allowed",
+    "host_name",
+]

@@ -60,17 +60,9 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """Return the record as one line of JSON."""
         if type(record) is FastRecord:  # pgbe's access line: its fields never use a reserved key
-            return orjson.dumps(
-                {
-                    "time": self.clock.stamp(record.created),
-                    "level": record.levelname,
-                    "logger": record.name,
-                    "message": record.msg,
-                    "request_id": record.request_id,
-                    **record.fields,
-                },
-                default=str,
-            ).decode()
+            return self.line(
+                record.created, record.levelname, record.name, record.msg, record.request_id, record.fields
+            )
         line: dict[str, Any] = {
             "time": self.clock.stamp(record.created),
             "level": record.levelname,
@@ -90,6 +82,28 @@ class JsonFormatter(logging.Formatter):
             line["error"] = record.exc_text
         return orjson.dumps(line, default=str).decode()
 
+    def line(
+        self,
+        created: float,
+        levelname: str,
+        name: str,
+        message: str,
+        request_id: str | None,
+        fields: dict[str, Any],
+    ) -> str:
+        """Return the line of a record made of these parts (`fields` use no reserved key)."""
+        return orjson.dumps(
+            {
+                "time": self.clock.stamp(created),
+                "level": levelname,
+                "logger": name,
+                "message": message,
+                "request_id": request_id,
+                **fields,
+            },
+            default=str,
+        ).decode()
+
 
 class TextFormatter(logging.Formatter):
     """`12:04:05.120 INFO pgbe.access GET /things/{id} 200 ... request_id=...` for a developer's terminal."""
@@ -100,18 +114,37 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Return the record as one readable line (and its traceback below)."""
-        parts = [self.clock.stamp(record.created)[11:-1], f"{record.levelname:<7}", record.name]
-        parts.append(record.getMessage())
-        fields = getattr(record, "fields", None)
-        if fields:
-            parts.extend(f"{k}={v}" for k, v in fields.items() if v is not None)
-        request_id = getattr(record, "request_id", None)
-        if request_id is not None:
-            parts.append(f"request_id={request_id}")
-        text = " ".join(parts)
+        text = self.line(
+            record.created,
+            record.levelname,
+            record.name,
+            record.getMessage(),
+            getattr(record, "request_id", None),
+            getattr(record, "fields", None) or {},
+        )
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         return text
+
+    def line(
+        self,
+        created: float,
+        levelname: str,
+        name: str,
+        message: str,
+        request_id: str | None,
+        fields: dict[str, Any],
+    ) -> str:
+        """Return the line of a record made of these parts, without a traceback."""
+        parts = [self.clock.stamp(created)[11:-1], f"{levelname:<7}", name, message]
+        if fields:
+            parts.extend(f"{k}={v}" for k, v in fields.items() if v is not None)
+        if request_id is not None:
+            parts.append(f"request_id={request_id}")
+        return " ".join(parts)
+
+
+LineFormatter = JsonFormatter | TextFormatter
 
 
 def resolve_format(log_format: LogFormat, *, development: bool) -> Literal["json", "text"]:
@@ -124,20 +157,87 @@ def resolve_format(log_format: LogFormat, *, development: bool) -> Literal["json
 class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A stream handler that writes each line in one call and flushes only streams without line buffering."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], formatter: LineFormatter | None = None) -> None:
         super().__init__(stream)
         self.line_buffered = bool(getattr(stream, "line_buffering", False))
+        self.line_formatter = formatter  # pgbe's own: lines written directly use it (`DirectLine`)
+        self.own_filters: list[Any] = []
+        if formatter is not None:
+            self.setFormatter(formatter)
 
     def emit(self, record: logging.LogRecord) -> None:
         """Write the formatted record and a newline."""
         try:
-            self.stream.write(self.format(record) + "\n")
-            if not self.line_buffered:
-                self.stream.flush()
+            self.write(self.format(record))
         except RecursionError:
             raise
         except Exception:
             self.handleError(record)
+
+    def write(self, text: str) -> None:
+        """Write `text` and a newline (the caller holds the lock)."""
+        self.stream.write(text + "\n")
+        if not self.line_buffered:
+            self.stream.flush()
+
+    def plain(self, level: int) -> LineFormatter | None:
+        """Return pgbe's formatter when a record of `level` would reach it unchanged, else None."""
+        formatter = self.line_formatter
+        if level < self.level or self.formatter is not formatter or self.filters != self.own_filters:
+            return None
+        return formatter
+
+
+class DirectLine:
+    """A logger's lines written straight through pgbe's handler while nothing else is on their way.
+
+    The standard route (`Logger.handle`: the logger's filters, the handlers of every logger up to the
+    root, each handler's filters, then the formatter) costs a request's access line more than the
+    line itself. While that route would end in pgbe's handler alone, the line is formatted and written
+    directly, under the handler's lock, exactly as the route would. It is checked at every line, so a
+    handler, filter or formatter that a project (or a test's log capture) adds anywhere on the way,
+    or `propagate = False`, sends the lines the standard route again.
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+
+    def handler(self, level: int) -> tuple[LineHandler, LineFormatter] | None:
+        """Return pgbe's handler and formatter when they alone would see a record of `level`, else None."""
+        logger = self.logger
+        if logger.filters:
+            return None
+        root = logging.root
+        while logger is not root:
+            if logger.handlers or not logger.propagate or logger.parent is None:
+                return None
+            logger = logger.parent
+        handlers = root.handlers
+        if len(handlers) != 1:
+            return None
+        handler = handlers[0]
+        if type(handler) is not LineHandler:
+            return None
+        formatter = handler.plain(level)
+        return None if formatter is None else (handler, formatter)
+
+    def log(self, level: int, message: str, fields: dict[str, Any], request_id: str) -> None:
+        """Log `message` at `level` with its fields and request id (the caller checked `isEnabledFor`)."""
+        found = self.handler(level)
+        if found is None:
+            self.logger.handle(FastRecord(self.logger.name, level, message, fields, request_id))
+            return
+        handler, formatter = found
+        levelname = logging.getLevelName(level)
+        try:
+            with handler.lock:  # type: ignore[union-attr]
+                handler.write(
+                    formatter.line(time.time(), levelname, self.logger.name, message, request_id, fields)
+                )
+        except RecursionError:
+            raise
+        except Exception:
+            handler.handleError(FastRecord(self.logger.name, level, message, fields, request_id))
 
 
 class FastRecord(logging.LogRecord):
@@ -180,9 +280,10 @@ os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
 
 def make_handler(log_format: Literal["json", "text"], stream: IO[str] | None = None) -> logging.Handler:
     """Return a stream handler (stderr by default) with pgbe's formatter and request-id filter."""
-    handler = LineHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
-    handler.addFilter(RequestIdFilter())
+    handler = LineHandler(stream or sys.stderr, JsonFormatter() if log_format == "json" else TextFormatter())
+    request_ids = RequestIdFilter()  # a no-op for lines that carry their request id (`DirectLine`)
+    handler.addFilter(request_ids)
+    handler.own_filters = [request_ids]
     handler.set_name("pgbe")
     return handler
 

@@ -16,15 +16,17 @@ from typing import TYPE_CHECKING, Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pgbe.observability.context import RequestContext, open_request
-from pgbe.observability.logs import FastRecord
+from pgbe.observability.logs import DirectLine
 from pgbe.observability.request_id import HEADER_KEY, accept_request_id
 
 if TYPE_CHECKING:
+    from pgbe.http.security import SecurityHeaders
     from pgbe.observability.metrics import HttpMetrics
     from pgbe.observability.pools import PoolSampler
     from pgbe.observability.tracing import RequestTracer
 
 access_logger = logging.getLogger("pgbe.access")
+_access_lines = DirectLine(access_logger)
 
 
 def route_template(scope: Scope, root_path: str) -> str | None:
@@ -50,8 +52,12 @@ class ObservabilityMiddleware:
         metrics: HttpMetrics | None = None,
         tracer: RequestTracer | None = None,
         sampler: PoolSampler | None = None,
+        security: SecurityHeaders | None = None,
     ) -> None:
         self.app = app
+        # The security headers' layer folded into this one (`pgbe.stack`): added in the same wrapper
+        # of `send`, before the request id, as that layer right inside would have.
+        self.security = security
         self.access_log = access_log
         self.metrics = metrics
         self.tracer = tracer
@@ -77,12 +83,20 @@ class ObservabilityMiddleware:
         root_path = scope.get("root_path", "")
         status = 0
         span = self.tracer.start(scope) if self.tracer is not None else None
+        security = self.security
+        private = security is not None and security.private(scope)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), echoed]
+                if security is None:
+                    message["headers"] = [*message.get("headers", ()), echoed]
+                else:
+                    headers = list(message.get("headers", ()))
+                    security.add(headers, status, private)
+                    headers.append(echoed)
+                    message["headers"] = headers
             await send(message)
 
         error: BaseException | None = None
@@ -144,6 +158,5 @@ def _log_request(
     }
     if error is not None:
         fields["error_type"] = type(error).__name__
-    # Built directly rather than through logger.info: no caller lookup, the cost of every request.
-    record = FastRecord(access_logger.name, level, f"{method} {path} {status}", fields, context.request_id)
-    access_logger.handle(record)
+    # Not through logger.info: no caller lookup, and no handler chain while pgbe's handler is alone.
+    _access_lines.log(level, f"{method} {path} {status}", fields, context.request_id)

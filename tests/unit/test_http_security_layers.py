@@ -82,3 +82,54 @@ async def test_a_401_with_the_default_challenge_names_the_accepted_schemes() -> 
     )
     _, headers = await _status_and_headers(other, _scope(b"h"))
     assert headers[b"www-authenticate"] == b'Basic realm="x"'
+
+
+async def _header_list(app: Any, scope: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]]]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent[0]["status"], list(sent[0]["headers"])
+
+
+@pytest.mark.parametrize(
+    ("status", "own", "method", "token"),
+    [
+        (200, [], "GET", False),
+        (200, [], "GET", True),
+        (201, [(b"cache-control", b"private")], "POST", False),
+        (401, [(b"www-authenticate", b"Bearer"), (b"www-authenticate", b"Basic")], "GET", False),
+        (401, [(b"www-authenticate", b"Basic"), (b"www-authenticate", b"Bearer")], "GET", True),
+        (200, [(b"x-content-type-options", b"nosniff")], "DELETE", False),
+    ],
+)
+async def test_security_headers_folded_into_observability_send_the_same_headers(
+    status: int, own: list[tuple[bytes, bytes]], method: str, token: bool
+) -> None:
+    from starlette.middleware import Middleware
+
+    from pgbe.observability.middleware import ObservabilityMiddleware
+    from pgbe.stack import folded
+
+    layers = [
+        Middleware(ObservabilityMiddleware, access_log=False),
+        Middleware(SecurityHeadersMiddleware, schemes=["Token", "Bearer"]),
+    ]
+    [fused] = folded(list(layers))
+    scope = {**_scope(b"h", method=method, token=token), "headers": [(b"x-request-id", b"r-1")]}
+    if token:
+        scope["headers"].append((b"authorization", b"Bearer x"))
+
+    def build(stack: list[Middleware]) -> Any:
+        app = _app(status, own)
+        for cls, args, kwargs in reversed(stack):
+            app = cls(app, *args, **kwargs)
+        return app
+
+    assert await _header_list(build([fused]), scope) == await _header_list(build(layers), scope)
+    assert fused.kwargs["security"] is not None

@@ -69,3 +69,69 @@ def test_request_id_well_formed_kept_malformed_replaced() -> None:
     assert accept_request_id(b"a b") != "a b"
     assert accept_request_id(b"\xff") != "\xff"
     assert len(accept_request_id(None)) == 32
+
+
+def _access_lines(log_format: str, *, extra_handler: bool) -> tuple[str, str]:
+    """The access line written directly and through the standard route, pgbe's handler on the root."""
+    from pgbe.observability.logs import DirectLine
+
+    stream, other = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    root.handlers = [make_handler(log_format, stream)]  # type: ignore[arg-type]
+    root.setLevel(logging.INFO)
+    logger = logging.getLogger("pgbe.access.test")
+    added = logging.StreamHandler(other)
+    if extra_handler:
+        logger.addHandler(added)
+    fields = {"method": "GET", "status": 200, "client": None, "sql_ms": 0.25}
+    try:
+        DirectLine(logger).log(logging.INFO, "GET /things 200", fields, "req-9")
+        logging.getLogger("pgbe.access.test").handle(_record(logger.name, fields))
+    finally:
+        root.handlers, logger.handlers = saved, []
+        root.setLevel(level)
+    first, second = stream.getvalue().splitlines()
+    return first, second
+
+
+def _record(name: str, fields: dict[str, object]) -> logging.LogRecord:
+    from pgbe.observability.logs import FastRecord
+
+    return FastRecord(name, logging.INFO, "GET /things 200", fields, "req-9")
+
+
+def _timeless(line: str, log_format: str) -> object:
+    if log_format == "json":
+        return {k: v for k, v in orjson.loads(line).items() if k != "time"}
+    return line.split(" ", 1)[1]
+
+
+def test_access_line_written_directly_equals_the_standard_route() -> None:
+    for log_format in ("json", "text"):
+        for extra_handler in (False, True):
+            direct, standard = _access_lines(log_format, extra_handler=extra_handler)
+
+            assert _timeless(direct, log_format) == _timeless(standard, log_format)
+
+
+def test_access_line_takes_the_standard_route_once_a_handler_is_added() -> None:
+    from pgbe.observability.logs import DirectLine
+
+    logger = logging.getLogger("pgbe.access.test")
+    lines = DirectLine(logger)
+    saved = logging.getLogger().handlers[:]
+    logging.getLogger().handlers = [make_handler("json", io.StringIO())]
+    try:
+        assert lines.handler(logging.INFO) is not None
+        logger.addHandler(logging.NullHandler())
+        assert lines.handler(logging.INFO) is None
+        logger.handlers = []
+        logger.propagate = False
+        assert lines.handler(logging.INFO) is None
+        logger.propagate = True
+        logging.getLogger().handlers[0].addFilter(logging.Filter("pgbe"))
+        assert lines.handler(logging.INFO) is None
+    finally:
+        logging.getLogger().handlers = saved
+        logger.handlers, logger.propagate = [], True
