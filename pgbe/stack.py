@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.middleware import Middleware
 
@@ -116,11 +116,15 @@ def folded(stack: list[Middleware]) -> list[Middleware]:
     headers, so one wrapper does both, in the same order (security headers, then the request id).
     """
     for i, (outer, inner) in enumerate(pairwise(stack)):
-        if outer.cls is ObservabilityMiddleware and inner.cls is SecurityHeadersMiddleware:
-            if "security" in outer.kwargs or inner.args:
+        outer_cls: Any = outer.cls
+        inner_cls: Any = inner.cls
+        if outer_cls is ObservabilityMiddleware and inner_cls is SecurityHeadersMiddleware:
+            options: dict[str, Any] = dict(outer.kwargs)
+            if "security" in options or inner.args:
                 break
-            security = SecurityHeaders(**inner.kwargs)
-            stack[i : i + 2] = [Middleware(outer.cls, *outer.args, **outer.kwargs, security=security)]
+            schemes: dict[str, Any] = dict(inner.kwargs)
+            options["security"] = SecurityHeaders(**schemes)
+            stack[i : i + 2] = [Middleware(ObservabilityMiddleware, *outer.args, **options)]
             break
     return stack
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Awaitable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,11 +33,11 @@ class CancelOnDisconnectMiddleware:
         self.app = app
         self.watch_after = watch_after
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine: an unwatched request is the inner app's own awaitable (see pgbe/stack.py).
         if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
-            await self.app(scope, receive, send)
-            return
-        await _WatchedRequest(self.app, scope, receive, send).run(self.watch_after)
+            return self.app(scope, receive, send)
+        return _WatchedRequest(self.app, scope, receive, send).run(self.watch_after)
 
 
 class _WatchedRequest:

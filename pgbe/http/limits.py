@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException
@@ -43,18 +44,16 @@ class BodyLimitMiddleware:
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine: a request without a body is the inner app's own awaitable (pgbe/stack.py).
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         declared, chunked = _framing(scope)
         if declared is not None and declared > self.max_body_bytes:
-            await _reject(self.problems, scope, receive, send, _too_large(self.max_body_bytes))
-            return
+            return _reject(self.problems, scope, receive, send, _too_large(self.max_body_bytes))
         if not declared and not chunked and scope.get("http_version") in _FRAMED_BY_HEADERS:
-            await self.app(scope, receive, send)  # no body at all: nothing to count or to wait for
-            return
-        await _LimitedRequest(self, scope, receive, send).run()
+            return self.app(scope, receive, send)  # no body at all: nothing to count or to wait for
+        return _LimitedRequest(self, scope, receive, send).run()
 
 
 class _LimitedRequest:

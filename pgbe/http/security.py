@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 from starlette._utils import get_route_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -61,19 +61,21 @@ class TrustedHostMiddleware:
             self.allowed_values.add(value)
         return True
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine: an allowed request is the inner app's own awaitable (see pgbe/stack.py).
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         value = b""
         for name, header in scope["headers"]:
             if name == b"host":
                 value = header
                 break
         if self._allowed(value) or get_route_path(scope).startswith(HOST_EXEMPT_PREFIX):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._refuse(kind, scope, receive, send)
+
+    async def _refuse(self, kind: str, scope: Scope, receive: Receive, send: Send) -> None:
         if kind == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
