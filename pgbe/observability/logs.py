@@ -218,7 +218,13 @@ class DirectLine:
         handler = handlers[0]
         if type(handler) is not LineHandler:
             return None
-        formatter = handler.plain(level)
+        formatter = handler.line_formatter  # `handler.plain(level)`, inline: this runs for every line
+        if (
+            level < handler.level
+            or handler.formatter is not formatter
+            or handler.filters != handler.own_filters
+        ):
+            return None
         return None if formatter is None else (handler, formatter)
 
     def log(self, level: int, message: str, fields: dict[str, Any], request_id: str) -> None:

@@ -13,7 +13,9 @@ import glob
 import hmac
 import os
 import re
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -76,15 +78,27 @@ class HttpMetrics:
     """The request histogram, its children cached per (method, route, status)."""
 
     def __init__(self) -> None:
-        self.children: dict[tuple[str, str | None, int], Histogram] = {}
+        self.children: dict[tuple[str, str | None, int], _Buckets] = {}
 
     def observe(self, method: str, route: str | None, status: int, seconds: float) -> None:
         """Count one answered request and its duration."""
         key = (method, route, status)
         child = self.children.get(key)
         if child is None:
-            child = self.children[key] = LATENCY.labels(method, route or UNMATCHED, str(status))
-        child.observe(seconds)
+            child = self.children[key] = _buckets(LATENCY.labels(method, route or UNMATCHED, str(status)))
+        total, buckets, bounds = child
+        total.inc(seconds)
+        buckets[bisect_left(bounds, seconds)].inc(1)  # the first bucket whose bound is >= seconds
+
+
+# A child's sum, bucket counters and bucket bounds: what `Histogram.observe` updates (without an
+# exemplar), taken once per child so that a request costs two increments and one C bisection
+# instead of observe's checks and loop over the bounds (~2,000 instructions less a request).
+_Buckets = tuple[Any, list[Any], list[float]]
+
+
+def _buckets(child: Histogram) -> _Buckets:
+    return child._sum, child._buckets, child._upper_bounds
 
 
 def registry() -> CollectorRegistry:
