@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, cast
 
 from anyio import to_thread
@@ -153,28 +154,39 @@ class ModelWrites:
         """Return (column values, link values); refuse managed columns and (unless ignored) other fields."""
         columns: dict[str, Any] = {}
         linked: dict[str, Any] = {}
+        names = self.column_keys
         for key, value in data.items():
             if key in links:
                 if value is not None:
                     linked[key] = list(dict.fromkeys(value))
             elif key in self.managed:
                 raise ValidationError(f"body.{key}: is set by the database", field=key)
-            elif key in self.mapper.columns:
+            elif key in names:
                 columns[key] = value
             elif not ignore_unknown:
                 raise ValidationError(f"body.{key}: not a field of {self.mapper.class_.__name__}", field=key)
         return columns, linked
 
+    @cached_property
+    def column_keys(self) -> frozenset[str]:
+        """The attribute names of the model's columns (a set: one lookup per body field)."""
+        return frozenset(self.mapper.columns.keys())
+
+    @cached_property
+    def _defaults(self) -> tuple[tuple[str, Any], ...]:
+        # the columns with a Python-side default, found once: a table's columns do not change
+        return tuple(
+            (column.key, column.default)
+            for column in self.table.c
+            if column.default is not None and (column.default.is_scalar or column.default.is_callable)
+        )
+
     def fill_defaults(self, data: dict[str, Any]) -> None:
         """Fill in the Python-side column defaults (`default="user"`) the way the ORM does."""
-        for column in self.table.c:
-            default = column.default
-            if column.key in data or default is None:
+        for key, default in self._defaults:
+            if key in data:
                 continue
-            if default.is_scalar:
-                data[column.key] = default.arg
-            elif default.is_callable:
-                data[column.key] = default.arg(None)
+            data[key] = default.arg if default.is_scalar else default.arg(None)
 
     def hook(self, *, create: bool) -> Hook | None:
         """The hook run before a create or an update."""

@@ -70,7 +70,11 @@ class Auth:
         No query: the claim is unverified against the database. Generated endpoints compile the
         session guard into their statement; anything else uses `verified_principal`.
         """
-        header = request.headers.get("authorization")
+        header = None
+        for key, value in request.scope["headers"]:  # as request.headers.get reads them, without a KeyError
+            if key == b"authorization":
+                header = value.decode("latin-1")
+                break
         if not header:
             return None
         scheme, _, token = header.partition(" ")

@@ -32,7 +32,7 @@ from pgbe.resources.json_sql import embedded, read_plan
 from pgbe.resources.links import link_header
 from pgbe.resources.list_plans import ListPlan, list_context
 from pgbe.resources.read_sql import PageShape, select_one, select_page
-from pgbe.resources.requests import JSON, caller_values, if_match, read_body
+from pgbe.resources.requests import JSON, caller_values, if_match, read_body, request_path
 from pgbe.resources.resource import Resource
 from pgbe.resources.runtime import ResourceRuntime
 from pgbe.resources.statements import Access, Compiled, compile_statement
@@ -347,6 +347,14 @@ def _write_values(
     return values
 
 
+def _written(body: str, status: int, version: Any, *first: tuple[bytes, bytes]) -> Response:
+    """The JSON answer of a write; its headers (`first`, then the ETag) encoded as Response would."""
+    response = Response(body, status_code=status, media_type=JSON)
+    extra = [*first, (b"etag", f'"{version}"'.encode("latin-1"))] if version is not None else list(first)
+    response.raw_headers[:0] = extra  # before content-length and content-type, as a headers= mapping
+    return response
+
+
 def _set_owner(rt: ResourceRuntime, data: dict[str, Any], principal: Principal | None) -> None:
     """Non-admins always own what they create; admins own it unless they name an owner.
 
@@ -390,9 +398,10 @@ async def create_row(rt: ResourceRuntime, request: Request) -> Response:
         opened_for = row[4] if session_id is not None else None  # NULL: no session (inactive)
         token = issue(rt, opened_for, row[5], session_id) if session_id and opened_for else None
         body = _with_token(rt, body, token)
-    headers = {"Location": f"{request.url.path.rstrip('/')}/{quote(str(key), safe='')}"}
-    headers.update(_etag(version) or {})
-    return Response(body, status_code=201, media_type=JSON, headers=headers)
+    # an integer key is digits (and a sign), which quote() leaves alone
+    shown = str(key) if type(key) is int else quote(str(key), safe="")
+    location = f"{request_path(request).rstrip('/')}/{shown}"
+    return _written(body, 201, version, (b"location", location.encode("latin-1")))
 
 
 def _refusal(rt: ResourceRuntime, values: Mapping[str, Any], found: Any, allowed: Any) -> Exception:
@@ -431,7 +440,7 @@ async def _update(
         raise _refusal(rt, values, found, allowed)
     if _tokened(rt) and principal is not None:
         body = _with_token(rt, body, await caller_token(rt, principal, changed=data))
-    return Response(body, media_type=JSON, headers=_etag(version))
+    return _written(body, 200, version)
 
 
 async def update_row_handler(rt: ResourceRuntime, request: Request) -> Response:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pydantic
 from pydantic import BaseModel as Schema
 from sqlalchemy import BigInteger, Integer, SmallInteger, String
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from pgbe.auth.principal import Principal
 from pgbe.errors import (
@@ -78,8 +78,33 @@ def caller_values(
     res: Resource, principal: Principal | None, permission: Any
 ) -> tuple[dict[str, Any], Access]:
     """The caller's bind values (`caller`, `owner`) and what they change in the statement's text."""
-    user = principal.user_id if principal is not None else None
-    values: dict[str, Any] = {"caller": user, "owner": user}
+    if principal is None:
+        return {"caller": None, "owner": None}, caller_access(res, None, permission)
+    user = principal.user_id
+    return {"caller": user, "owner": user}, caller_access(res, principal, permission)
+
+
+# The access of a caller depends only on the resource, the permission and the caller's role (scoping,
+# row-rule exemptions) and whether there is a caller; roles are few, but tokens choose them: bounded.
+_ACCESS: dict[tuple[Resource, Any, str | None, bool], Access] = {}
+MAX_CACHED_ACCESS = 4096
+
+
+def caller_access(res: Resource, principal: Principal | None, permission: Any) -> Access:
+    """What the caller's identity changes in the statement's text (cached per resource, permission, role)."""
+    key = (res, permission, principal.role if principal is not None else None, principal is not None)
+    try:
+        access = _ACCESS.get(key)
+    except TypeError:  # a permission that cannot be hashed: worked out every time
+        return _access(res, principal, permission)
+    if access is None:
+        access = _access(res, principal, permission)
+        if len(_ACCESS) < MAX_CACHED_ACCESS:
+            _ACCESS[key] = access
+    return access
+
+
+def _access(res: Resource, principal: Principal | None, permission: Any) -> Access:
     parents = []
     parent = res.parent
     while parent is not None:
@@ -87,20 +112,50 @@ def caller_values(
         parent = parent.parent
     rule = row_rule(permission) if permission is not None else None
     condition = rule.condition if rule is not None and not rule.exempt(principal) else None
-    access = Access(
-        scoped=res.scoped(principal), parents=tuple(parents), rule=condition, guarded=user is not None
+    return Access(
+        scoped=res.scoped(principal), parents=tuple(parents), rule=condition, guarded=principal is not None
     )
-    return values, access
+
+
+def header(request: Request, name: bytes) -> str | None:
+    """The first header called `name` (lower case) as `request.headers.get` finds it, without its KeyError."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return cast(str, value.decode("latin-1"))
+    return None
 
 
 def check_content_type(request: Request) -> None:
     """Refuse a body that is not declared as JSON (415): a form or text body is never parsed as JSON."""
-    content_type = request.headers.get("content-type")
+    content_type = header(request, b"content-type")
     media = (content_type or "").partition(";")[0].strip().lower()
     if media == JSON or (media.startswith("application/") and media.endswith("+json")):
         return
     shown = media or "no Content-Type"
     raise UnsupportedMediaTypeError(f"The body must be application/json, not {shown}")
+
+
+async def _body(request: Request) -> bytes:
+    """`await request.body()` without its async generator: the same messages read, the same state left."""
+    state = request.__dict__
+    if "_body" in state:
+        return cast(bytes, state["_body"])
+    if request._stream_consumed:
+        raise RuntimeError("Stream consumed")
+    chunks = []
+    while not request._stream_consumed:
+        message = await request._receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            if not message.get("more_body", False):
+                request._stream_consumed = True
+            if chunk:
+                chunks.append(chunk)
+        elif message["type"] == "http.disconnect":
+            request._is_disconnected = True
+            raise ClientDisconnect()
+    body = state["_body"] = b"".join(chunks)
+    return body
 
 
 async def read_body(request: Request, schema: type[Schema] | None) -> dict[str, Any]:
@@ -111,7 +166,7 @@ async def read_body(request: Request, schema: type[Schema] | None) -> dict[str, 
     if schema is None:
         raise AppError("no schema for this method")
     check_content_type(request)
-    raw = await request.body()
+    raw = await _body(request) if type(request).body is Request.body else await request.body()
     try:
         obj = schema.model_validate_json(raw)
     except pydantic.ValidationError as exc:
@@ -122,24 +177,38 @@ async def read_body(request: Request, schema: type[Schema] | None) -> dict[str, 
         first = errors[0]
         where = ".".join(str(part) for part in first["loc"])
         raise ValidationError(f"{where}: {first['msg']}", errors=errors) from None
-    inner = getattr(obj, "pgbe_body", None)
+    # The field's value from the instance's dict: a pydantic getattr of a missing name raises inside.
+    inner = obj.__dict__.get("pgbe_body")
     if inner is not None:  # an envelope: `{"article": {...}}`
         obj = inner
     set_fields = obj.model_fields_set
-    return {k: v for k, v in obj.model_dump().items() if k in set_fields or v is not None}
+    dumped = obj.__pydantic_serializer__.to_python(obj)  # model_dump() without its wrapper
+    return {k: v for k, v in dumped.items() if k in set_fields or v is not None}
+
+
+# What URL(scope=...) changes in a path (escapes, and what urlsplit drops); else its path is the scope's.
+_URL_CHANGES = frozenset("?#\\\t\r\n")
+
+
+def request_path(request: Request) -> str:
+    """Return `request.url.path` without building the URL when the URL would not change the path."""
+    path: str = request.scope["path"]
+    if path.startswith("//") or not _URL_CHANGES.isdisjoint(path):
+        return request.url.path
+    return path
 
 
 def if_match(res: Resource, versioned: bool, request: Request) -> list[int] | None:
     """Return the versions If-Match accepts; None when any version will do."""
-    header = request.headers.get("if-match")
-    if header is None:
+    given = header(request, b"if-match")
+    if given is None:
         if res.require_if_match and versioned:
             raise PreconditionRequiredError("This resource requires an If-Match header with its ETag")
         return None
-    if header.strip() == "*" or not versioned:
+    if given.strip() == "*" or not versioned:
         return None
     versions = []
-    for part in header.split(","):
+    for part in given.split(","):
         match = _ETAG.fullmatch(part)
         if match is None or int(match.group(1)) > INT4_MAX:
             raise PreconditionFailedError("If-Match does not match the current version")
