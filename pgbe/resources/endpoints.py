@@ -331,19 +331,21 @@ def _row_etag(rt: ResourceRuntime, includes: tuple[str, ...], body: str, version
     return f'"{version}"' if _row_alone(rt.resource, includes) else f'"{version}.{body_hash(body)}"'
 
 
-def _write_statement(
-    rt: ResourceRuntime, key: tuple[Any, ...], data: Mapping[str, Any], build: Any
-) -> Compiled:
-    if has_sql(data):  # a hook's SQL expression may embed values: not a cacheable shape
+def _write_statement(rt: ResourceRuntime, key: tuple[Any, ...], sql: bool, build: Any) -> Compiled:
+    if sql:  # a hook's SQL expression may embed values: not a cacheable shape
         return compile_statement(build())
     return rt.statement(key, build)
 
 
 def _write_values(
-    values: dict[str, Any], data: Mapping[str, Any], links: Mapping[str, Any]
+    values: dict[str, Any], data: Mapping[str, Any], links: Mapping[str, Any], sql: bool
 ) -> dict[str, Any]:
-    values.update({f"v_{k}": v for k, v in data.items() if not isinstance(v, ColumnElement)})
-    values.update({f"l_{k}": list(v) for k, v in links.items()})
+    if sql:  # the statement holds the SQL expressions themselves
+        values.update({f"v_{k}": v for k, v in data.items() if not isinstance(v, ColumnElement)})
+    else:
+        values.update({f"v_{k}": v for k, v in data.items()})
+    for k, v in links.items():
+        values[f"l_{k}"] = list(v)
     return values
 
 
@@ -376,7 +378,8 @@ async def create_row(rt: ResourceRuntime, request: Request) -> Response:
     principal, values, access = await _caller(rt, request, res.permissions.create)
     schema = res.create_schema
     data = await read_body(request, rt.body_model(schema))
-    data = await res.writes.prepare_async(data, principal, create=True)
+    if res.writes.hook(create=True) is not None:
+        data = await res.writes.prepare_async(data, principal, create=True)
     data, links = res.writes.split(data, rt.links_of(schema))
     _set_owner(rt, data, principal)
     res.writes.fill_defaults(data)
@@ -384,12 +387,13 @@ async def create_row(rt: ResourceRuntime, request: Request) -> Response:
     # compiled for a signed-in caller refuses every row when its guard parameters are NULL
     sign_up = res.token_field is not None and principal is None  # a new account opens its sign-in
     key = ("create", tuple(sorted(data)), tuple(sorted(links)), access, sign_up)
+    sql = has_sql(data)
     compiled = _write_statement(
-        rt, key, data, lambda: insert_row(rt.target, data, links, access, sign_up=sign_up)
+        rt, key, sql, lambda: insert_row(rt.target, data, links, access, sign_up=sign_up)
     )
     session_id, opened = session_values(rt) if sign_up else (None, {})
     values.update(opened)
-    row = await _fetchrow(rt, request, compiled, _write_values(values, data, links), read=False)
+    row = await _fetchrow(rt, request, compiled, _write_values(values, data, links, sql), read=False)
     body, key, version, session = row[:4]
     _check_session(access, session)
     if body is None:
@@ -418,22 +422,24 @@ async def _update(
 ) -> Response:
     res = rt.resource
     principal, values, access = await _caller(rt, request, permission)
-    versions = if_match(res, rt.target.versioned, request)
+    versions = if_match(res, rt.target, request)
     links: dict[str, Any] = {}
     if data is None:
         schema = res.update_schema_of(principal)
         data = await read_body(request, rt.body_model(schema))
-        data = await res.writes.prepare_async(data, principal, create=False)
+        if res.writes.hook(create=False) is not None:
+            data = await res.writes.prepare_async(data, principal, create=False)
         data, links = res.writes.split(data, rt.links_of(schema))
     check = versions is not None
     if check:
         values["versions"] = versions
     key = (name, tuple(sorted(data)), tuple(sorted(links)), access, check)
+    sql = has_sql(data)
     compiled = _write_statement(
-        rt, key, data, lambda: update_row(rt.target, data, links, access, check_version=check)
+        rt, key, sql, lambda: update_row(rt.target, data, links, access, check_version=check)
     )
     body, version, found, allowed, session = await _fetchrow(
-        rt, request, compiled, _write_values(values, data, links), read=False
+        rt, request, compiled, _write_values(values, data, links, sql), read=False
     )
     _check_session(access, session)
     if body is None:
@@ -452,7 +458,7 @@ async def delete_row_handler(rt: ResourceRuntime, request: Request) -> Response:
     """DELETE /things/{key}: 204; If-Match is checked in the same statement."""
     res = rt.resource
     _, values, access = await _caller(rt, request, res.permissions.delete)
-    versions = if_match(res, rt.target.versioned, request)
+    versions = if_match(res, rt.target, request)
     check = versions is not None
     if check:
         values["versions"] = versions

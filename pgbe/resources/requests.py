@@ -20,9 +20,10 @@ from pgbe.errors import (
     ValidationError,
 )
 from pgbe.query.values import value_type
+from pgbe.resources.bodies import plain_dump
 from pgbe.resources.permissions import row_rule
 from pgbe.resources.resource import Resource
-from pgbe.resources.statements import Access
+from pgbe.resources.statements import Access, Target
 
 JSON = "application/json"
 INT4_MAX = 2**31 - 1
@@ -168,7 +169,7 @@ async def read_body(request: Request, schema: type[Schema] | None) -> dict[str, 
     check_content_type(request)
     raw = await _body(request) if type(request).body is Request.body else await request.body()
     try:
-        obj = schema.model_validate_json(raw)
+        obj = schema.__pydantic_validator__.validate_json(raw)  # model_validate_json without its wrapper
     except pydantic.ValidationError as exc:
         errors = [
             {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
@@ -182,7 +183,8 @@ async def read_body(request: Request, schema: type[Schema] | None) -> dict[str, 
     if inner is not None:  # an envelope: `{"article": {...}}`
         obj = inner
     set_fields = obj.model_fields_set
-    dumped = obj.__pydantic_serializer__.to_python(obj)  # model_dump() without its wrapper
+    # model_dump() gives the attributes themselves (lists copied) when no field is serialized otherwise
+    dumped = obj.__dict__ if plain_dump(type(obj)) else obj.__pydantic_serializer__.to_python(obj)
     return {k: v for k, v in dumped.items() if k in set_fields or v is not None}
 
 
@@ -198,14 +200,14 @@ def request_path(request: Request) -> str:
     return path
 
 
-def if_match(res: Resource, versioned: bool, request: Request) -> list[int] | None:
+def if_match(res: Resource, target: Target, request: Request) -> list[int] | None:
     """Return the versions If-Match accepts; None when any version will do."""
     given = header(request, b"if-match")
-    if given is None:
-        if res.require_if_match and versioned:
+    if given is None:  # whether rows are versioned is asked only when it matters (a lookup in the table)
+        if res.require_if_match and target.versioned:
             raise PreconditionRequiredError("This resource requires an If-Match header with its ETag")
         return None
-    if given.strip() == "*" or not versioned:
+    if given.strip() == "*" or not target.versioned:
         return None
     versions = []
     for part in given.split(","):
