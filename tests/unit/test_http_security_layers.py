@@ -22,7 +22,8 @@ def _app(status: int = 200, headers: list[tuple[bytes, bytes]] | None = None) ->
     return app
 
 
-async def _status_and_headers(app: Any, scope: dict[str, Any]) -> tuple[int, dict[bytes, bytes]]:
+async def _start(app: Any, scope: dict[str, Any]) -> dict[str, Any]:
+    """The `http.response.start` message `app` sends for a bodiless request."""
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -32,7 +33,12 @@ async def _status_and_headers(app: Any, scope: dict[str, Any]) -> tuple[int, dic
         sent.append(message)
 
     await app(scope, receive, send)
-    return sent[0]["status"], dict(sent[0].get("headers", []))
+    return sent[0]
+
+
+async def _status_and_headers(app: Any, scope: dict[str, Any]) -> tuple[int, dict[bytes, bytes]]:
+    start = await _start(app, scope)
+    return start["status"], dict(start.get("headers", []))
 
 
 async def test_remembered_hosts_never_let_a_refused_host_through() -> None:
@@ -85,16 +91,8 @@ async def test_a_401_with_the_default_challenge_names_the_accepted_schemes() -> 
 
 
 async def _header_list(app: Any, scope: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]]]:
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    return sent[0]["status"], list(sent[0]["headers"])
+    start = await _start(app, scope)
+    return start["status"], list(start["headers"])
 
 
 @pytest.mark.parametrize(
