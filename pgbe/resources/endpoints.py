@@ -204,10 +204,9 @@ async def _page(rt: ResourceRuntime, request: Request, permission: Any, view: Vi
     values.update(plan.bound)
     values["count_threshold"] = registry.count_threshold
     context = plan.context if plan.context is not None else list_context(rt.path, view_name, params, values)
-    cursor = None
+    cursor, cursor_name = None, res.spec.public_name("cursor")
     if params.cursor is not None:
-        name = res.spec.public_name("cursor")
-        cursor = registry.cursors.decode(params.cursor, context, size=plan.size, name=name)
+        cursor = registry.cursors.decode(params.cursor, context, size=plan.size, name=cursor_name)
         values.update({f"c{i}": v for i, v in enumerate(cursor.values) if v is not None})
     where = view.where if view is not None else None
     costly = registry.costly.filters_of(params, rt.path)
@@ -239,7 +238,7 @@ async def _page(rt: ResourceRuntime, request: Request, permission: Any, view: Vi
     cursors = _cursors(rt, context, cursor, params, _edge(row[3]), _edge(row[4]), bool(row[5]))
     body = _with_cursors(row[0], rt, cursors)
     headers = {"ETag": body_etag(body)}
-    link = link_header(request.scope["path"], plan.kept, cursors, cursor=res.spec.public_name("cursor"))
+    link = link_header(request.scope["path"], plan.kept, cursors, cursor=cursor_name)
     if link is not None:
         headers["Link"] = link
     if preferred:
@@ -340,10 +339,8 @@ def _write_statement(rt: ResourceRuntime, key: tuple[Any, ...], sql: bool, build
 def _write_values(
     values: dict[str, Any], data: Mapping[str, Any], links: Mapping[str, Any], sql: bool
 ) -> dict[str, Any]:
-    if sql:  # the statement holds the SQL expressions themselves
-        values.update({f"v_{k}": v for k, v in data.items() if not isinstance(v, ColumnElement)})
-    else:
-        values.update({f"v_{k}": v for k, v in data.items()})
+    # a hook's SQL expressions are in the statement itself, not among its values
+    values.update({f"v_{k}": v for k, v in data.items() if not sql or not isinstance(v, ColumnElement)})
     for k, v in links.items():
         values[f"l_{k}"] = list(v)
     return values
