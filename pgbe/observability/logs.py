@@ -7,6 +7,8 @@ text formatter as `key=value` pairs after the message.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
 import os
 import sys
@@ -154,14 +156,40 @@ def resolve_format(log_format: LogFormat, *, development: bool) -> Literal["json
     return log_format
 
 
-class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A stream handler that writes each line in one call and flushes only streams without line buffering."""
+_MAX_PENDING = 1024  # lines held for one turn of the event loop before they are written at once
 
-    def __init__(self, stream: IO[str], formatter: LineFormatter | None = None) -> None:
+
+def _has_descriptor(stream: IO[str]) -> bool:
+    """Whether writing to `stream` ends in a system call (a file, pipe or terminal, not a StringIO)."""
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return False
+    return True
+
+
+class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that writes each line whole and, inside an event loop, a loop turn's lines at once.
+
+    A worker under load finishes many requests in one turn of its event loop, each with an access
+    line. Written one by one, every line is a system call (a sixth of a cheap GET's CPU); held until
+    the loop's next turn, the turn's lines go out in one. They wait no longer than that turn, in the
+    order they were logged; a line logged outside the loop (a thread, a script) writes what is held
+    before it. `flush()`, which `logging.shutdown()` calls at exit, writes what is held. Streams
+    without a file descriptor (a test's StringIO) are written at once, as is everything when
+    `coalesce=False`.
+    """
+
+    def __init__(
+        self, stream: IO[str], formatter: LineFormatter | None = None, *, coalesce: bool | None = None
+    ) -> None:
         super().__init__(stream)
         self.line_buffered = bool(getattr(stream, "line_buffering", False))
         self.line_formatter = formatter  # pgbe's own: lines written directly use it (`DirectLine`)
         self.own_filters: list[Any] = []
+        self.coalesce = _has_descriptor(stream) if coalesce is None else coalesce
+        self.pending: list[str] = []
+        self.pending_loop: asyncio.AbstractEventLoop | None = None  # whose next turn writes `pending`
         if formatter is not None:
             self.setFormatter(formatter)
 
@@ -175,10 +203,46 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self.handleError(record)
 
     def write(self, text: str) -> None:
-        """Write `text` and a newline (the caller holds the lock)."""
+        """Write `text` and a newline, with the other lines of this loop turn (the caller holds the lock)."""
+        if self.coalesce:
+            loop = asyncio._get_running_loop()
+            if loop is not None:
+                if self.pending_loop is None:
+                    self.pending_loop = loop
+                    loop.call_soon(self._write_pending)
+                if self.pending_loop is loop and len(self.pending) < _MAX_PENDING:
+                    self.pending.append(text)
+                    return
+            if self.pending:  # another thread, a loop that has stopped, or a full turn: in order, now
+                self.pending.append(text)
+                text = "\n".join(self.pending)
+                self.pending.clear()
+                self.pending_loop = None
+        self._write_now(text)
+
+    def _write_now(self, text: str) -> None:
         self.stream.write(text + "\n")
         if not self.line_buffered:
             self.stream.flush()
+
+    def _write_pending(self) -> None:
+        """Write the lines held for this loop turn (a callback of the loop)."""
+        with self.lock:  # type: ignore[union-attr]
+            self.pending_loop = None
+            if self.pending:
+                text = "\n".join(self.pending)
+                self.pending.clear()
+                self._write_now(text)
+
+    def flush(self) -> None:
+        """Write the lines held for the loop's next turn, then flush the stream."""
+        with self.lock:  # type: ignore[union-attr]
+            if self.pending:
+                text = "\n".join(self.pending)
+                self.pending.clear()
+                self.pending_loop = None
+                self.stream.write(text + "\n")
+        super().flush()
 
     def plain(self, level: int) -> LineFormatter | None:
         """Return pgbe's formatter when a record of `level` would reach it unchanged, else None."""
