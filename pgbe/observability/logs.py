@@ -172,7 +172,7 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A stream handler that writes each line whole and, inside an event loop, a loop turn's lines at once.
 
     A worker under load finishes many requests in one turn of its event loop, each with an access
-    line. Written one by one, every line is a system call (a sixth of a cheap GET's CPU); held until
+    line. Written one by one, every line is a system call (about 5 % of a cheap GET's CPU); held until
     the loop's next turn, the turn's lines go out in one. They wait no longer than that turn, in the
     order they were logged; a line logged outside the loop (a thread, a script) writes what is held
     before it. `flush()`, which `logging.shutdown()` calls at exit, writes what is held. Streams
