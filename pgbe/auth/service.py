@@ -25,6 +25,7 @@ from pgbe.auth.tokens import TokenCodec
 from pgbe.auth.users import email_identity, get_user, get_user_by_email, set_password_hash
 from pgbe.db.database import Database
 from pgbe.errors import TooManyRequestsError, UnauthorizedError
+from pgbe.http.headers import header
 from pgbe.http.rate_limits import RateLimits
 from pgbe.observability.context import note_user
 from pgbe.settings import PgbeSettings
@@ -70,14 +71,10 @@ class Auth:
         No query: the claim is unverified against the database. Generated endpoints compile the
         session guard into their statement; anything else uses `verified_principal`.
         """
-        header = None
-        for key, value in request.scope["headers"]:  # as request.headers.get reads them, without a KeyError
-            if key == b"authorization":
-                header = value.decode("latin-1")
-                break
-        if not header:
+        authorization = header(request, b"authorization")
+        if not authorization:
             return None
-        scheme, _, token = header.partition(" ")
+        scheme, _, token = authorization.partition(" ")
         if scheme.lower() not in self.schemes or not token.strip():
             raise UnauthorizedError(
                 f"Expected an access token as: {' or '.join(self.settings.auth_schemes)} <token>",

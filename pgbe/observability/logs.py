@@ -169,15 +169,15 @@ def _has_descriptor(stream: IO[str]) -> bool:
 
 
 class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A stream handler that writes each line whole and, inside an event loop, a loop turn's lines at once.
+    """A stream handler that writes each line whole, and a loop turn's access lines in one call.
 
     A worker under load finishes many requests in one turn of its event loop, each with an access
     line. Written one by one, every line is a system call (about 5 % of a cheap GET's CPU); held until
-    the loop's next turn, the turn's lines go out in one. They wait no longer than that turn, in the
-    order they were logged; a line logged outside the loop (a thread, a script) writes what is held
-    before it. `flush()`, which `logging.shutdown()` calls at exit, writes what is held. Streams
-    without a file descriptor (a test's StringIO) are written at once, as is everything when
-    `coalesce=False`.
+    the loop's next turn (`write(hold=True)`, which `DirectLine` asks for), the turn's lines go out in
+    one. They wait no longer than that turn, in the order they were logged: any other line (uvicorn's,
+    the application's, an error), and a held line logged outside the loop (a thread) or in another
+    loop, writes what is held before it. `flush()` writes what is held. Streams without a file
+    descriptor (a test's StringIO) are written at once, as is everything when `coalesce=False`.
     """
 
     def __init__(
@@ -202,9 +202,9 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
 
-    def write(self, text: str) -> None:
-        """Write `text` and a newline, with the other lines of this loop turn (the caller holds the lock)."""
-        if self.coalesce:
+    def write(self, text: str, *, hold: bool = False) -> None:
+        """Write `text` and a newline; with `hold`, at the loop's next turn (the caller holds the lock)."""
+        if hold and self.coalesce:
             loop = asyncio._get_running_loop()
             if loop is not None:
                 if self.pending_loop is None:
@@ -213,11 +213,11 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
                 if self.pending_loop is loop and len(self.pending) < _MAX_PENDING:
                     self.pending.append(text)
                     return
-            if self.pending:  # another thread, a loop that has stopped, or a full turn: in order, now
-                self.pending.append(text)
-                text = "\n".join(self.pending)
-                self.pending.clear()
-                self.pending_loop = None
+        if self.pending:  # any other line, another thread, a stopped loop or a full turn: in order, now
+            self.pending.append(text)
+            text = "\n".join(self.pending)
+            self.pending.clear()
+            self.pending_loop = None
         self._write_now(text)
 
     def _write_now(self, text: str) -> None:
@@ -302,7 +302,8 @@ class DirectLine:
         try:
             with handler.lock:  # type: ignore[union-attr]
                 handler.write(
-                    formatter.line(time.time(), levelname, self.logger.name, message, request_id, fields)
+                    formatter.line(time.time(), levelname, self.logger.name, message, request_id, fields),
+                    hold=True,
                 )
         except RecursionError:
             raise

@@ -11,6 +11,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from xxhash import xxh3_128_hexdigest
 
+from pgbe.http.headers import header
+
 
 def body_hash(body: str | bytes) -> str:
     """A short hash of a JSON answer: 96 bits of XXH3-128.
@@ -29,11 +31,11 @@ def body_etag(body: str | bytes) -> str:
 
 def not_modified(request: Request, etag: str) -> bool:
     """Tell whether `If-None-Match` names `etag` (weak comparison; `*` names any): answer 304."""
-    header = request.headers.get("if-none-match")
-    if header is None:
+    given = header(request, b"if-none-match")
+    if given is None:
         return False
     tag = etag.removeprefix("W/")
-    for candidate in header.split(","):
+    for candidate in given.split(","):
         candidate = candidate.strip()
         if candidate == "*" or candidate.removeprefix("W/") == tag:
             return True

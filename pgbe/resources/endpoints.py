@@ -22,6 +22,7 @@ from pgbe.errors import (
     PermissionDeniedError,
     PreconditionFailedError,
 )
+from pgbe.http.headers import header
 from pgbe.http.rate_limits import client_address
 from pgbe.query.params import ListParams
 from pgbe.resources.conditional import body_etag, body_hash, not_modified
@@ -144,7 +145,7 @@ def _count(rt: ResourceRuntime, request: Request, asked: CountStrategy | None) -
     """
     if asked is not None:
         return asked, False
-    preferred = preferred_count(request.headers.get("prefer"))
+    preferred = preferred_count(header(request, b"prefer"))
     if preferred is not None:
         return preferred, True
     return rt.resource.count or rt.registry.count, False

@@ -19,6 +19,7 @@ from pgbe.errors import (
     UnsupportedMediaTypeError,
     ValidationError,
 )
+from pgbe.http.headers import header
 from pgbe.query.values import value_type
 from pgbe.resources.bodies import plain_dump
 from pgbe.resources.permissions import row_rule
@@ -116,14 +117,6 @@ def _access(res: Resource, principal: Principal | None, permission: Any) -> Acce
     return Access(
         scoped=res.scoped(principal), parents=tuple(parents), rule=condition, guarded=principal is not None
     )
-
-
-def header(request: Request, name: bytes) -> str | None:
-    """The first header called `name` (lower case) as `request.headers.get` finds it, without its KeyError."""
-    for key, value in request.scope["headers"]:
-        if key == name:
-            return cast(str, value.decode("latin-1"))
-    return None
 
 
 def check_content_type(request: Request) -> None:

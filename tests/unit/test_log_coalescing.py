@@ -1,4 +1,4 @@
-"""pgbe's log handler writes the lines of one event-loop turn in one call, in order, and loses none."""
+"""pgbe's log handler writes one event-loop turn's access lines in one call, in order, and loses none."""
 
 from __future__ import annotations
 
@@ -27,8 +27,14 @@ def _handler(stream: io.StringIO) -> LineHandler:
     return LineHandler(stream, TextFormatter(), coalesce=True)
 
 
+def _record(message: str) -> logging.LogRecord:
+    return logging.LogRecord("pgbe.test.coalesce", logging.INFO, __file__, 1, message, None, None)
+
+
 def _log(handler: LineHandler, message: str) -> None:
-    handler.handle(logging.LogRecord("pgbe.test.coalesce", logging.INFO, __file__, 1, message, None, None))
+    """Log as `DirectLine` writes an access line: held for the loop's next turn."""
+    with handler.lock:  # type: ignore[union-attr]
+        handler.write(handler.format(_record(message)), hold=True)
 
 
 def _messages(stream: io.StringIO) -> list[str]:
@@ -61,6 +67,18 @@ async def test_a_line_from_a_thread_writes_the_held_lines_before_it() -> None:
     await asyncio.sleep(0)
 
     assert _messages(stream) == ["first", "from-thread", "third"]
+
+
+async def test_any_other_line_writes_the_held_lines_before_it_at_once() -> None:
+    stream = CountingStream()
+    handler = _handler(stream)
+    _log(handler, "access-1")
+    _log(handler, "access-2")
+
+    handler.handle(_record("shutdown-complete"))  # uvicorn's, the application's: not held
+
+    assert _messages(stream) == ["access-1", "access-2", "shutdown-complete"]
+    assert stream.writes == 1
 
 
 async def test_flush_writes_the_held_lines_at_once() -> None:
