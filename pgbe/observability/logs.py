@@ -215,9 +215,7 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
                     return
         if self.pending:  # any other line, another thread, a stopped loop or a full turn: in order, now
             self.pending.append(text)
-            text = "\n".join(self.pending)
-            self.pending.clear()
-            self.pending_loop = None
+            text = self._take_pending()
         self._write_now(text)
 
     def _write_now(self, text: str) -> None:
@@ -225,23 +223,25 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         if not self.line_buffered:
             self.stream.flush()
 
+    def _take_pending(self) -> str:
+        """The held lines as one text, no longer held (the caller holds the lock)."""
+        text = "\n".join(self.pending)
+        self.pending.clear()
+        self.pending_loop = None
+        return text
+
     def _write_pending(self) -> None:
         """Write the lines held for this loop turn (a callback of the loop)."""
         with self.lock:  # type: ignore[union-attr]
-            self.pending_loop = None
             if self.pending:
-                text = "\n".join(self.pending)
-                self.pending.clear()
-                self._write_now(text)
+                self._write_now(self._take_pending())
+            self.pending_loop = None
 
     def flush(self) -> None:
         """Write the lines held for the loop's next turn, then flush the stream."""
         with self.lock:  # type: ignore[union-attr]
             if self.pending:
-                text = "\n".join(self.pending)
-                self.pending.clear()
-                self.pending_loop = None
-                self.stream.write(text + "\n")
+                self._write_now(self._take_pending())
         super().flush()
 
     def plain(self, level: int) -> LineFormatter | None:
