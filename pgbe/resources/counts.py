@@ -16,7 +16,6 @@ from typing import Any, Literal, get_args
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    Integer,
     Select,
     Text,
     bindparam,
@@ -32,6 +31,7 @@ from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.sql.elements import BindParameter
 
 from pgbe.query.params import query_error
+from pgbe.resources.statements import known_integer
 
 CountStrategy = Literal["exact", "planned", "estimated", "none"]
 STRATEGIES: tuple[str, ...] = get_args(CountStrategy)
@@ -134,12 +134,15 @@ def total_columns(
     *,
     estimator: bool,
     counted: Any = None,
+    threshold: int | None = None,
 ) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     """The total of a list and the kind of number it is (`exact`, `planned`; NULL for `none`).
 
     `estimator` tells whether the database has `pgbe_count_estimate`; without it a filtered
     planned count is exact, and says so. `counted`: the bounded count (a CTE with a column `n`) of
-    an estimated total, when the statement has one already (`read_sql.select_page`'s search).
+    an estimated total, when the statement has one already (`read_sql.select_page`'s search);
+    `threshold`: the estimated count's threshold written into the text (None: the `count_threshold`
+    parameter), which lets the planner price the bounded count's LIMIT.
     """
     if strategy == "none":
         return null(), null()
@@ -151,15 +154,15 @@ def total_columns(
     if strategy == "planned":
         return planned, kind
     # estimated: count at most threshold + 1 rows; above the threshold, the planner's estimate
-    threshold = bindparam("count_threshold", type_=Integer)
     if counted is None:
+        most = known_integer(threshold, "count_threshold", 1)
         counted = (
             select(func.count().label("n"))
-            .select_from(matching.limit(threshold + 1).subquery("bounded"))
+            .select_from(matching.limit(most).subquery("bounded"))
             .cte("counted")
         )
     bounded = select(counted.c.n).scalar_subquery()
-    above = bounded > threshold
+    above = bounded > known_integer(threshold, "count_threshold")
     return (
         case((above, func.greatest(planned, bounded)), else_=bounded),
         case((above, kind), else_=literal("exact")),

@@ -214,7 +214,15 @@ async def _page(rt: ResourceRuntime, request: Request, permission: Any, view: Vi
     seek = cursor.nulls if cursor is not None else None
     backward = cursor is not None and cursor.backward
     while True:
-        shape = PageShape(strategy, registry.estimator, seek, backward)
+        shape = PageShape(
+            strategy,
+            registry.estimator,
+            seek,
+            backward,
+            limit=params.limit,
+            offset=params.skip > 0,
+            threshold=registry.count_threshold,
+        )
         compiled = _page_statement(rt, view_name, plan, access, where, shape)
         try:
             if costly:

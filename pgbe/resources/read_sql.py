@@ -33,7 +33,7 @@ from pgbe.query.keyset import SortKey, keyset_condition, sort_keys
 from pgbe.query.params import ListParams
 from pgbe.resources.counts import CountStrategy, total_columns
 from pgbe.resources.json_sql import embedded, grouped_related_json, page_json, read_plan
-from pgbe.resources.statements import Access, Target, parent_key
+from pgbe.resources.statements import Access, Target, known_integer, parent_key
 
 
 def select_one(t: Target, includes: Sequence[str], access: Access) -> Select[Any]:
@@ -63,13 +63,23 @@ class PageShape:
     """What a list request changes in the text of its statement beyond its parameters.
 
     `count`: the count strategy; `estimator`: whether the database has `pgbe_count_estimate`;
-    `seek`: the NULLs of a cursor's values (None without a cursor); `backward`: a `prev` page.
+    `seek`: the NULLs of a cursor's values (None without a cursor); `backward`: a `prev` page;
+    `limit`: the page size written into the text (None: the `limit` parameter); `offset`: whether
+    rows are skipped (without, no OFFSET); `threshold`: the estimated count's threshold written into
+    the text (None: the `count_threshold` parameter).
+
+    A LIMIT the planner can read lets PostgreSQL keep one generic plan of a prepared statement: with
+    `LIMIT $1` (or any OFFSET $2) it assumes a tenth of the rows are wanted, prices the generic plan
+    far above the custom one, and plans every execution again.
     """
 
     count: CountStrategy = "exact"
     estimator: bool = True
     seek: tuple[bool, ...] | None = None
     backward: bool = False
+    limit: int | None = None
+    offset: bool = True
+    threshold: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +96,11 @@ class _Search:
 
 
 def _search(
-    t: Target, params: ListParams, conditions: Sequence[ColumnElement[bool]], keys: Sequence[SortKey]
+    t: Target,
+    params: ListParams,
+    conditions: Sequence[ColumnElement[bool]],
+    keys: Sequence[SortKey],
+    shape: PageShape,
 ) -> _Search | None:
     """The bounded matches of a list's substring search, which its page and its estimated total share.
 
@@ -103,9 +117,9 @@ def _search(
         return None
     if not all(isinstance(k.expression, Column) and k.expression.table is t.table for k in keys):
         return None
-    threshold = bindparam("count_threshold", type_=Integer)
+    bound = known_integer(shape.threshold, "count_threshold", 1)
     values = (k.expression.label(f"s{i}") for i, k in enumerate(keys))
-    matched = select(t.pk.label("key"), *values).where(*conditions).limit(threshold + 1).cte("matched")
+    matched = select(t.pk.label("key"), *values).where(*conditions).limit(bound).cte("matched")
     return _Search(matched, select(func.count().label("n")).select_from(matched).cte("counted"))
 
 
@@ -114,36 +128,37 @@ def _fetched(
     params: ListParams,
     keys: Sequence[SortKey],
     seek: Sequence[ColumnElement[bool]],
-    backward: bool,
+    shape: PageShape,
     search: _Search | None,
 ) -> CTE:
     """`fetched`: the page and one row more, read with `seek`, or out of a search's matches."""
+    backward = shape.backward
     skip = bindparam("skip", type_=Integer)
-    limit = bindparam("limit", type_=Integer)
+    more = known_integer(shape.limit, "limit", 1)
+
+    def skipped(found: Select[Any]) -> Select[Any]:
+        return found.offset(skip) if shape.offset else found
 
     def read(*where: ColumnElement[bool], offset: bool = True, rows: Any = None) -> Select[Any]:
         found = (
             select(t.table, *sort_columns(t.spec, params))
             .where(*where)
             .order_by(*(key.ordered(backward=backward) for key in keys))
-            .limit(limit + 1 if rows is None else rows)
+            .limit(more if rows is None else rows)
         )
-        return found.offset(skip) if offset else found
+        return skipped(found) if offset else found
 
     if search is None:
         return read(*seek).cte("fetched")
     # PostgreSQL runs one branch: the other's condition on the count is false from the start
-    threshold = bindparam("count_threshold", type_=Integer)
+    threshold = known_integer(shape.threshold, "count_threshold")
     matched = search.matched
-    first = (
-        select(matched.c.key)
-        .order_by(*(key.ordered(matched.c[f"s{i}"]) for i, key in enumerate(keys)))
-        .offset(skip)
-        .limit(limit + 1)
-    )
+    first = skipped(
+        select(matched.c.key).order_by(*(key.ordered(matched.c[f"s{i}"]) for i, key in enumerate(keys)))
+    ).limit(more)
     few = read(t.pk.in_(first), search.n <= threshold, offset=False)
     # LIMIT 0 as well: a parallel plan's workers would start below the condition, never below it
-    many = read(*seek, search.n > threshold, rows=case((search.n > threshold, limit + 1), else_=0))
+    many = read(*seek, search.n > threshold, rows=case((search.n > threshold, more), else_=0))
     return union_all(few.subquery("few").select(), many.subquery("many").select()).cte("fetched")
 
 
@@ -175,12 +190,12 @@ def select_page(
     skip = bindparam("skip", type_=Integer)
     limit = bindparam("limit", type_=Integer)
     searched = shape.count == "estimated" and envelope.total is not None and shape.seek is None
-    search = _search(t, params, conditions, keys) if searched else None
-    fetched = _fetched(t, params, keys, seek, backward, search)
+    search = _search(t, params, conditions, keys, shape) if searched else None
+    fetched = _fetched(t, params, keys, seek, shape, search)
     page = (
         select(fetched)
         .order_by(*(key.ordered(fetched.c[key.label], backward=backward) for key in keys))
-        .limit(limit)
+        .limit(known_integer(shape.limit, "limit"))
         .cte("page")
     )
     rows: Any = page
@@ -205,7 +220,9 @@ def select_page(
     if envelope.total is not None:
         counted = search.counted if search is not None else None
         estimator = shape.estimator
-        total, kind = total_columns(shape.count, table, conditions, estimator=estimator, counted=counted)
+        total, kind = total_columns(
+            shape.count, table, conditions, estimator=estimator, counted=counted, threshold=shape.threshold
+        )
         pairs += [_key(envelope.total), total]
         if envelope.total_kind is not None:
             pairs += [_key(envelope.total_kind), kind]

@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, bindparam, func, literal_column, null, select, true
+from sqlalchemy import ColumnElement, Integer, bindparam, func, literal_column, null, select, true
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.sql import ClauseElement
 
@@ -49,6 +49,17 @@ def compile_statement(stmt: ClauseElement) -> Compiled:
     anonymous = {name for bind, name in compiled.bind_names.items() if bind.unique}
     defaults = {name: value for name, value in params.items() if name in anonymous}
     return Compiled(compiled.string, names, defaults)
+
+
+def known_integer(value: int | None, name: str, plus: int = 0) -> ColumnElement[Any]:
+    """`value + plus` written into the text, or the parameter `name` plus `plus` when `value` is None.
+
+    For a LIMIT: PostgreSQL prices a prepared statement's generic plan only with a LIMIT it can read.
+    """
+    if value is None:
+        param = bindparam(name, type_=Integer)
+        return param + plus if plus else param
+    return literal_column(str(int(value) + plus), Integer)
 
 
 @dataclass(frozen=True, slots=True)

@@ -455,3 +455,30 @@ async def test_routed_path_with_dependencies_pages_counts_and_caches_alike() -> 
         assert cached.status_code == 304
         assert (await client.get("/shelves?skip=3")).status_code == 422
         assert seen == ["dependency"] * 4
+
+
+async def test_list_statements_carry_their_page_size_so_one_plan_serves_every_run(
+    api: ApiClient, seeded: dict[str, int], registry: ResourceRegistry
+) -> None:
+    # PostgreSQL prices a generic plan with `LIMIT $1` or `OFFSET $2` for a tenth of the table and
+    # plans every run again; with the page size in the text it keeps one plan per page size
+    body = (await _get(api, "/products?limit=2&count=estimated")).json()
+    first = api.queries.statements[-1]
+    assert _names(body) == ["Anvil", "Bolt"]
+    assert body["limit"] == 2
+    assert "LIMIT 3" in first
+    assert "LIMIT 2" in first
+    assert "OFFSET" not in first
+    assert f"LIMIT {registry.count_threshold + 1}" in first
+    body = (await _get(api, "/products?limit=3&skip=2")).json()
+    skipped = api.queries.statements[-1]
+    assert _names(body) == ["Chisel", "Drill", "Epic"]
+    assert (body["skip"], body["limit"]) == (2, 3)
+    assert "LIMIT 4" in skipped
+    assert re.search(r"OFFSET \$\d+", skipped)
+    for _ in range(6):
+        assert _names((await _get(api, "/products?limit=2&count=estimated")).json()) == ["Anvil", "Bolt"]
+    runs = await api.conn.fetch(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1", first
+    )
+    assert [r["generic_plans"] + r["custom_plans"] for r in runs] == [7]  # one statement, prepared once
