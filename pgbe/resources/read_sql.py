@@ -82,12 +82,20 @@ class PageShape:
     threshold: int | None = None
 
 
+# A filtered list whose estimated count finds at most this many matches sorts its page out of them.
+SORTED_MATCHES = 1000
+
+
 @dataclass(frozen=True, slots=True)
 class _Search:
-    """A substring search's first threshold + 1 matches (`key`, sort values `s0`...) and their number."""
+    """A filtered list's first threshold + 1 matches (`key`, sort values `s0`...) and their number.
+
+    `few`: the condition under which the page is sorted out of them (they are all of the matches).
+    """
 
     matched: CTE
     counted: CTE
+    few: ColumnElement[bool]
 
     @property
     def n(self) -> ColumnElement[Any]:
@@ -102,25 +110,33 @@ def _search(
     keys: Sequence[SortKey],
     shape: PageShape,
 ) -> _Search | None:
-    """The bounded matches of a list's substring search, which its page and its estimated total share.
+    """The bounded matches of a filtered list, which its page and its estimated total share.
 
-    The planner cannot tell how many rows `name ILIKE '%duct 777%'` matches (pg_trgm guesses; a
-    prepared statement's generic plan guesses blind), so it reads a page either by walking the
-    sort's index and testing every row, a scan of the table when the text is rare, or through the
-    trigram index, every match when the text is common. An estimated total reads up to threshold +
-    1 matches through the trigram index anyway; they carry their sort values, and when they are
-    all of the matches the page is sorted out of them, its rows then read by key. Only a search
-    with more matches walks the sort's index, where matches are many and come early. None for a
-    list without a substring search, or sorted on another table's column.
+    An estimated total reads up to threshold + 1 matches anyway; they carry their sort values, and
+    when they are all of the matches and few, the page is sorted out of them, its rows then read by
+    key, so the filter runs once. Otherwise the page walks the sort's index, where matches are many
+    and come early. A substring search sorts up to threshold matches: the planner cannot tell how
+    many rows `name ILIKE '%duct 777%'` matches (pg_trgm guesses; a generic plan guesses blind),
+    and would walk the sort's index testing every row, a scan of the table when the text is rare.
+    Other filters sort up to `SORTED_MATCHES`, where the sort costs less than a second scan. None
+    for a list without a filter from its query, or sorted on another table's column.
     """
-    if not any(f.operator.costly for f in params.filters):
+    if not params.filters:
         return None
     if not all(isinstance(k.expression, Column) and k.expression.table is t.table for k in keys):
         return None
     bound = known_integer(shape.threshold, "count_threshold", 1)
     values = (k.expression.label(f"s{i}") for i, k in enumerate(keys))
     matched = select(t.pk.label("key"), *values).where(*conditions).limit(bound).cte("matched")
-    return _Search(matched, select(func.count().label("n")).select_from(matched).cte("counted"))
+    counted = select(func.count().label("n")).select_from(matched).cte("counted")
+    n = select(counted.c.n).scalar_subquery()
+    threshold = known_integer(shape.threshold, "count_threshold")
+    if not any(f.operator.costly for f in params.filters):
+        if shape.threshold is None:
+            threshold = func.least(threshold, SORTED_MATCHES)
+        else:
+            threshold = known_integer(min(shape.threshold, SORTED_MATCHES), "count_threshold")
+    return _Search(matched, counted, n <= threshold)
 
 
 def _fetched(
@@ -151,14 +167,13 @@ def _fetched(
     if search is None:
         return read(*seek).cte("fetched")
     # PostgreSQL runs one branch: the other's condition on the count is false from the start
-    threshold = known_integer(shape.threshold, "count_threshold")
     matched = search.matched
     first = skipped(
         select(matched.c.key).order_by(*(key.ordered(matched.c[f"s{i}"]) for i, key in enumerate(keys)))
     ).limit(more)
-    few = read(t.pk.in_(first), search.n <= threshold, offset=False)
+    few = read(t.pk.in_(first), search.few, offset=False)
     # LIMIT 0 as well: a parallel plan's workers would start below the condition, never below it
-    many = read(*seek, search.n > threshold, rows=case((search.n > threshold, more), else_=0))
+    many = read(*seek, ~search.few, rows=case((~search.few, more), else_=0))
     return union_all(few.subquery("few").select(), many.subquery("many").select()).cte("fetched")
 
 

@@ -166,17 +166,41 @@ async def test_search_pages_the_same_below_and_above_the_count_threshold(
     order: str,
 ) -> None:
     # Chisel, Epic, Fable and Gears hold an "e": below the threshold the page is sorted out of the
-    # search's counted matches, above it read in the sort's order; an `in` filter is neither
+    # search's counted matches, above it read in the sort's order; with an exact total, always in order
     same = "id__in=" + ",".join(str(seeded[name]) for name in ("Chisel", "Epic", "Fable", "Gears"))
     for skip in (0, 1, 3):
         query = f"sort={order}&limit=2&skip={skip}"
-        expected = _names((await _get(api, f"/products?{same}&{query}")).json())
+        expected = _names((await _get(api, f"/products?{same}&{query}&count=exact")).json())
         for threshold in (10_000, 2):
             monkeypatch.setattr(registry, "count_threshold", threshold)
             body = (await _get(api, f"/products?name__icontains=E&{query}")).json()
             assert _names(body) == expected, (order, skip, threshold)
             assert body["total_kind"] == ("exact" if threshold > 4 else "planned")
             assert (body["next"] is not None) == (skip + 2 < 4)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+async def test_filtered_pages_the_same_sorted_out_of_their_matches_or_read_in_order(
+    api: ApiClient,
+    seeded: dict[str, int],
+    registry: ResourceRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    order: str,
+) -> None:
+    # six products cost 10 or more: an estimated total counts them and the page is sorted out of the
+    # counted matches (the filter runs once); above the threshold, or with an exact total, the page
+    # is read in the sort's order
+    for skip in (0, 1, 5):
+        query = f"price__gte=10&sort={order}&limit=2&skip={skip}"
+        expected = _names((await _get(api, f"/products?{query}&count=exact")).json())
+        assert "matched" not in api.queries.statements[-1]
+        for threshold in (10_000, 2):
+            monkeypatch.setattr(registry, "count_threshold", threshold)
+            body = (await _get(api, f"/products?{query}&count=estimated")).json()
+            assert _names(body) == expected, (order, skip, threshold)
+            assert body["total_kind"] == ("exact" if threshold > 6 else "planned")
+            own_columns = not order.lstrip("-").startswith("category.")
+            assert ("<= 1000" in api.queries.statements[-1]) == (own_columns and threshold > 1000)
 
 
 async def test_search_lists_are_planned_for_each_text(api: ApiClient, seeded: dict[str, int]) -> None:
