@@ -97,11 +97,6 @@ class _Search:
     counted: CTE
     few: ColumnElement[bool]
 
-    @property
-    def n(self) -> ColumnElement[Any]:
-        """The number of rows in `matched`."""
-        return select(self.counted.c.n).scalar_subquery()
-
 
 def _search(
     t: Target,
