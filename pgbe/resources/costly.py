@@ -97,7 +97,7 @@ class CostlyLists:
         """Run the list's statement within the budget; past it, StatementBudgetExceeded (a 422).
 
         The statement is prepared afresh, so PostgreSQL plans it for this request's values: how many
-        rows a search text matches decides the plan (`read_sql._search`), and a cached statement's
+        rows a search text matches decides the plan (`read_sql._bounded_matches`), and a cached statement's
         generic plan, which PostgreSQL switches to after five runs, is made for no text at all (a
         rare text then cost 14 ms instead of 2.5 on 10,000 rows). It costs a round trip and a
         planning; the statement is closed with the connection's next use. Behind PgBouncer every

@@ -140,7 +140,7 @@ def total_columns(
 
     `estimator` tells whether the database has `pgbe_count_estimate`; without it a filtered
     planned count is exact, and says so. `counted`: the bounded count (a CTE with a column `n`) of
-    an estimated total, when the statement has one already (`read_sql.select_page`'s search);
+    an estimated total, when the statement has one already (`read_sql.select_page`'s bounded matches);
     `threshold`: the estimated count's threshold written into the text (None: the `count_threshold`
     parameter), which lets the planner price the bounded count's LIMIT.
     """

@@ -87,7 +87,7 @@ SORTED_MATCHES = 1000
 
 
 @dataclass(frozen=True, slots=True)
-class _Search:
+class _Matches:
     """A filtered list's first threshold + 1 matches (`key`, sort values `s0`...) and their number.
 
     `few`: the condition under which the page is sorted out of them (they are all of the matches).
@@ -98,13 +98,13 @@ class _Search:
     few: ColumnElement[bool]
 
 
-def _search(
+def _bounded_matches(
     t: Target,
     params: ListParams,
     conditions: Sequence[ColumnElement[bool]],
     keys: Sequence[SortKey],
     shape: PageShape,
-) -> _Search | None:
+) -> _Matches | None:
     """The bounded matches of a filtered list, which its page and its estimated total share.
 
     An estimated total reads up to threshold + 1 matches anyway; they carry their sort values, and
@@ -131,7 +131,7 @@ def _search(
             threshold = func.least(threshold, SORTED_MATCHES)
         else:
             threshold = known_integer(min(shape.threshold, SORTED_MATCHES), "count_threshold")
-    return _Search(matched, counted, n <= threshold)
+    return _Matches(matched, counted, n <= threshold)
 
 
 def _fetched(
@@ -140,9 +140,9 @@ def _fetched(
     keys: Sequence[SortKey],
     seek: Sequence[ColumnElement[bool]],
     shape: PageShape,
-    search: _Search | None,
+    matches: _Matches | None,
 ) -> CTE:
-    """`fetched`: the page and one row more, read with `seek`, or out of a search's matches."""
+    """`fetched`: the page and one row more, read with `seek`, or out of a filter's bounded matches."""
     backward = shape.backward
     skip = bindparam("skip", type_=Integer)
     more = known_integer(shape.limit, "limit", 1)
@@ -159,16 +159,16 @@ def _fetched(
         )
         return skipped(found) if offset else found
 
-    if search is None:
+    if matches is None:
         return read(*seek).cte("fetched")
     # PostgreSQL runs one branch: the other's condition on the count is false from the start
-    matched = search.matched
+    matched = matches.matched
     first = skipped(
         select(matched.c.key).order_by(*(key.ordered(matched.c[f"s{i}"]) for i, key in enumerate(keys)))
     ).limit(more)
-    few = read(t.pk.in_(first), search.few, offset=False)
+    few = read(t.pk.in_(first), matches.few, offset=False)
     # LIMIT 0 as well: a parallel plan's workers would start below the condition, never below it
-    many = read(*seek, ~search.few, rows=case((~search.few, more), else_=0))
+    many = read(*seek, ~matches.few, rows=case((~matches.few, more), else_=0))
     return union_all(few.subquery("few").select(), many.subquery("many").select()).cte("fetched")
 
 
@@ -199,9 +199,9 @@ def select_page(
         seek.append(keyset_condition(keys, shape.seek, backward=backward))
     skip = bindparam("skip", type_=Integer)
     limit = bindparam("limit", type_=Integer)
-    searched = shape.count == "estimated" and envelope.total is not None and shape.seek is None
-    search = _search(t, params, conditions, keys, shape) if searched else None
-    fetched = _fetched(t, params, keys, seek, shape, search)
+    bounded = shape.count == "estimated" and envelope.total is not None and shape.seek is None
+    matches = _bounded_matches(t, params, conditions, keys, shape) if bounded else None
+    fetched = _fetched(t, params, keys, seek, shape, matches)
     page = (
         select(fetched)
         .order_by(*(key.ordered(fetched.c[key.label], backward=backward) for key in keys))
@@ -228,7 +228,7 @@ def select_page(
     pairs: list[ColumnElement[Any]] = [_key(envelope.items), page_json(items)]
     kind: ColumnElement[Any] = null()
     if envelope.total is not None:
-        counted = search.counted if search is not None else None
+        counted = matches.counted if matches is not None else None
         estimator = shape.estimator
         total, kind = total_columns(
             shape.count, table, conditions, estimator=estimator, counted=counted, threshold=shape.threshold
