@@ -16,6 +16,8 @@ from pgbe.extras import require
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+SWEEP_CHANCE = 0.01  # of a PostgreSQL reservation also deleting other keys' rows whose window has ended
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -61,9 +63,14 @@ class PostgresThrottle:
 
     async def reserve(self, limits: Sequence[Limit]) -> int | None:
         """Count one attempt against every key, starting a new window where the old one ended."""
+        sweep = random.random() < SWEEP_CHANCE  # noqa: S311 - chance of housekeeping, not security
         async with self.database.acquire() as conn:
             rows = await conn.fetch(
-                "INSERT INTO login_throttles AS t (key, failures, window_started_at)"
+                # The sweep rides in the same statement (a no-op unless $3), on the other keys only:
+                # a sign-in costs one round trip whether or not it sweeps.
+                "WITH swept AS (DELETE FROM login_throttles WHERE $3"
+                " AND window_started_at < now() - $2 * interval '1 second' AND key <> ALL($1::text[]))"
+                " INSERT INTO login_throttles AS t (key, failures, window_started_at)"
                 " SELECT k, 1, now() FROM unnest($1::text[]) AS k ORDER BY k"
                 " ON CONFLICT (key) DO UPDATE SET"
                 " failures = CASE WHEN t.window_started_at <= now() - $2 * interval '1 second'"
@@ -75,12 +82,8 @@ class PostgresThrottle:
                 " extract(epoch FROM window_started_at + $2 * interval '1 second' - now())::float8 AS wait",
                 sorted({limit.key for limit in limits}),
                 self.window_seconds,
+                sweep,
             )
-            if random.random() < 0.01:  # noqa: S311 - chance of housekeeping, not security
-                await conn.execute(
-                    "DELETE FROM login_throttles WHERE window_started_at < now() - $1 * interval '1 second'",
-                    self.window_seconds,
-                )
         return _worst({r["key"]: (r["failures"], r["wait"]) for r in rows}, limits)
 
     async def release(self, limits: Sequence[Limit]) -> None:

@@ -11,7 +11,9 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from pgbe.auth import throttle
 from pgbe.auth.throttle import Limit, RedisThrottle
+from pgbe.testing.api import ApiClient
 from tests.auth_fixtures import client, conn, login, make_user
 
 __all__ = ["client", "conn"]
@@ -107,6 +109,29 @@ async def test_throttle_successful_login_resets_account_counter(
     assert (await login(client, "cy@example.com")).status_code == 200
     await _fail(client, "cy@example.com", 2)
     assert (await login(client, "cy@example.com")).status_code == 200
+
+
+@pytest.mark.parametrize(("chance", "swept"), [(1.0, True), (0.0, False)])
+async def test_throttle_sweep_rides_in_the_sign_ins_one_statement_and_spares_live_windows(
+    api: ApiClient, conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch, chance: float, swept: bool
+) -> None:
+    monkeypatch.setattr(throttle, "SWEEP_CHANCE", chance)
+    await conn.execute(
+        "INSERT INTO login_throttles (key, failures, window_started_at) VALUES"
+        " ('account:old@example.com', 7, now() - interval '2 hours'),"
+        " ('account:live@example.com', 2, now()),"
+        " ('account:eve@example.com', 50, now() - interval '2 hours')"  # this sign-in's own ended window
+    )
+    api.queries.reset()
+    assert (await login(api, "eve@example.com", "Wrong-password-1")).status_code == 401
+    reservation = [s for s in api.queries.statements if "INSERT INTO login_throttles" in s]
+    assert len(reservation) == 1
+    assert "DELETE FROM login_throttles" in reservation[0]
+    assert not [s for s in api.queries.statements if s.startswith("DELETE FROM login_throttles")]
+    rows = dict(await conn.fetch("SELECT key, failures FROM login_throttles"))
+    assert rows.pop("account:live@example.com") == 2
+    assert rows.pop("account:eve@example.com") == 1  # a new window, not swept and counted afresh
+    assert ("account:old@example.com" not in rows) is swept
 
 
 async def test_throttle_redis_account_failures_return_429(
