@@ -44,35 +44,28 @@ QUERIES = [
 
 
 @pytest.mark.parametrize("query", QUERIES)
+@pytest.mark.parametrize(
+    "count", ["exact", "estimated, threshold in the text", "estimated, threshold a parameter"]
+)
 def test_controller_get_page_and_fast_statement_return_same_ids(
-    db: Session, catalogue: None, query: str
-) -> None:
-    items = [tuple(item.split("=", 1)) for item in query.split("&") if item]
-    params = parse_list_params(products.spec, items, default_limit=50, max_limit=500)
-    rows, total = product_controller.get_page(db, products.spec, params)
-    page = db.execute(select_page(target_of(products), params, Access()), params.bind_values()).scalar_one()
-    assert [p["id"] for p in page["items"]] == [row.id for row in rows]
-    assert page["total"] == total
-    assert rows or not total
-
-
-@pytest.mark.parametrize("query", QUERIES)
-@pytest.mark.parametrize("threshold", ["in the text", "a parameter"])
-def test_estimated_page_sorted_out_of_its_matches_returns_the_controllers_ids(
-    db: Session, catalogue: None, query: str, threshold: str
+    db: Session, catalogue: None, query: str, count: str
 ) -> None:
     items = [tuple(item.split("=", 1)) for item in query.split("&") if item]
     params = parse_list_params(products.spec, items, default_limit=50, max_limit=500)
     rows, total = product_controller.get_page(db, products.spec, params)
     values = params.bind_values()
-    if threshold == "in the text":
-        shape = PageShape(count="estimated", threshold=100)
-    else:  # a direct caller's default: the plain filters' bound is least(:count_threshold, 1000)
-        shape, values["count_threshold"] = PageShape(count="estimated"), 100
-    statement = select_page(target_of(products), params, Access(), shape=shape)
-    page = db.execute(statement, values).scalar_one()
+    # an estimated total sorts a filtered page out of its bounded matches; with the threshold as a
+    # parameter (a direct caller's default) the plain filters' bound is least(:count_threshold, 1000)
+    shape = {
+        "exact": PageShape(),
+        "estimated, threshold in the text": PageShape(count="estimated", threshold=100),
+        "estimated, threshold a parameter": PageShape(count="estimated"),
+    }[count]
+    values["count_threshold"] = 100
+    page = db.execute(select_page(target_of(products), params, Access(), shape=shape), values).scalar_one()
     assert [p["id"] for p in page["items"]] == [row.id for row in rows]
     assert page["total"] == total  # 30 rows at most: below the threshold, counted exactly
+    assert rows or not total
 
 
 def test_controller_get_page_with_includes_runs_constant_statements(
